@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from models.events import EventType
+from models.events import EventType, business_key, message_id
 
 
 class EndpointStatus(StrEnum):
@@ -62,6 +62,25 @@ class DeliveryWorkflowInput(BaseModel):
     payload: dict[str, Any]
     search: SearchKeys = Field(default_factory=SearchKeys)
 
+    @classmethod
+    def for_event(
+        cls,
+        event_type: EventType,
+        key: str,
+        payload: dict[str, Any],
+        created_at: datetime,
+        search: SearchKeys | None = None,
+    ) -> DeliveryWorkflowInput:
+        """The input of an event's delivery, with its message id derived from ``key``."""
+        return cls(
+            message_id=message_id(event_type, key),
+            event_type=event_type,
+            business_key=business_key(event_type, key),
+            created_at=created_at,
+            payload=payload,
+            search=search or SearchKeys(),
+        )
+
 
 class PlanDeliveriesInput(BaseModel):
     message_id: str
@@ -98,7 +117,6 @@ class DeliverResult(BaseModel):
 class FailDeliveryInput(BaseModel):
     message_id: str
     endpoint_id: str
-    reason: str
 
 
 class DeliveryWorkflowResult(BaseModel):
@@ -107,8 +125,31 @@ class DeliveryWorkflowResult(BaseModel):
     statuses: dict[str, DeliveryStatus]
 
 
+class ManualDeliveryProgress(BaseModel):
+    """Outcomes of a manual resend so far."""
+
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.succeeded + self.failed + self.skipped
+
+    def count(self, status: DeliveryStatus) -> None:
+        """Count one finished manual attempt."""
+        if status is DeliveryStatus.SUCCEEDED:
+            self.succeeded += 1
+        elif status is DeliveryStatus.SKIPPED:
+            self.skipped += 1
+        else:
+            self.failed += 1
+
+
 class ManualDeliveryInput(BaseModel):
     """Resend of messages to one endpoint as manual attempts (resend and recover)."""
 
     endpoint_id: str
     message_ids: list[str]
+    progress: ManualDeliveryProgress = Field(default_factory=ManualDeliveryProgress)

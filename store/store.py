@@ -7,21 +7,36 @@ session closed. ``now`` is always passed in, so tests control time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, col, select
 
+from errors import Conflict, NotFound, StoreNotReady
 from models.delivery import (
     AttemptTrigger,
     DeliveryStatus,
     DisabledReason,
+    EndpointStatus,
     ErrorKind,
     PlannedDeliveries,
 )
-from store.tables import Attempt, Delivery, Endpoint, Message
+from store import migrate, validation
+from store.engine import create_engine, display_url
+from store.secrets import generate_secret, validate_secret
+from store.tables import Attempt, Delivery, Endpoint, EndpointSecret, Message
+
+ENDPOINT_ID_PREFIX = "whend_"
+
+#: Statuses ``recoverable_messages`` resends: the ones that never reached the endpoint.
+RECOVERABLE = (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED)
 
 
 class NewAttempt(BaseModel):
@@ -73,13 +88,32 @@ class Store:
 
     @classmethod
     def from_url(cls, url: str) -> Store:
-        raise NotImplementedError
+        """A store on ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+        return cls(create_engine(url))
 
     def upgrade(self) -> None:
-        raise NotImplementedError
+        """Migrate the database to the newest schema (``billhook db upgrade``), in one transaction.
+
+        Raises:
+            StoreNotReady: the database is unreachable.
+        """
+        with self._connect() as connection, connection.begin():
+            migrate.upgrade(connection)
 
     def check_ready(self) -> None:
-        raise NotImplementedError
+        """Check the database answers and is migrated to the head revision.
+
+        Raises:
+            StoreNotReady: unreachable, or not at the head revision; the message says what to do.
+        """
+        with self._connect() as connection:
+            current = migrate.current_revision(connection)
+        head = migrate.head_revision()
+        if current != head:
+            raise StoreNotReady(
+                f"the store is not migrated (at {current or 'no revision'}, head is {head}); "
+                "run: billhook db upgrade"
+            )
 
     # Endpoints ---------------------------------------------------------------------------
     def create_endpoint(
@@ -90,13 +124,54 @@ class Store:
         name: str | None = None,
         secret: str | None = None,
     ) -> tuple[Endpoint, str]:
-        raise NotImplementedError
+        """Create an enabled endpoint and its first signing secret.
+
+        Args:
+            url: where to POST; ``http`` or ``https`` with a host.
+            event_types: the catalog types it subscribes to, at least one.
+            now: its creation time.
+            name: a label; the URL's host when not given.
+            secret: an existing ``whsec_`` secret to keep (e.g. Lotus's); generated when None.
+
+        Returns:
+            The endpoint and its whole secret, which is shown to the user this once.
+
+        Raises:
+            InvalidInput: a bad URL, event type or secret; nothing was written.
+        """
+        host = validation.endpoint_host(url)
+        types = validation.event_types(event_types)
+        whole_secret = generate_secret() if secret is None else validate_secret(secret)
+        endpoint = Endpoint(
+            id=ENDPOINT_ID_PREFIX + uuid.uuid4().hex,
+            name=name or host,
+            url=url,
+            event_types=types,
+            status=EndpointStatus.ENABLED,
+            created_at=now,
+            updated_at=now,
+        )
+        with self._session() as session:
+            session.add(endpoint)
+            session.add(
+                EndpointSecret(endpoint_id=endpoint.id, secret=whole_secret, created_at=now)
+            )
+        return endpoint, whole_secret
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint:
-        raise NotImplementedError
+        """The endpoint ``endpoint_id``.
+
+        Raises:
+            NotFound: no such endpoint.
+        """
+        with self._session() as session:
+            return _endpoint(session, endpoint_id)
 
     def list_endpoints(self) -> list[Endpoint]:
-        raise NotImplementedError
+        """Every endpoint, oldest first."""
+        with self._session() as session:
+            query = select(Endpoint).order_by(col(Endpoint.created_at), col(Endpoint.id))
+            return list(session.exec(query).all())
 
     def update_endpoint(
         self,
@@ -107,24 +182,112 @@ class Store:
         event_types: Sequence[str] | None = None,
         name: str | None = None,
     ) -> Endpoint:
-        raise NotImplementedError
+        """Change what is given; affects events emitted from now on (delivery.md, Endpoints).
+
+        Raises:
+            InvalidInput: a bad URL or event type; nothing was written.
+            NotFound: no such endpoint.
+        """
+        changes: dict[str, Any] = {}
+        if url is not None:
+            changes["url"] = url
+            validation.endpoint_host(url)
+        if event_types is not None:
+            changes["event_types"] = validation.event_types(event_types)
+        with self._session() as session:
+            endpoint = _endpoint(session, endpoint_id, lock=True)
+            if name is not None:
+                changes["name"] = name or validation.endpoint_host(changes.get("url", endpoint.url))
+            for field, value in changes.items():
+                setattr(endpoint, field, value)
+            endpoint.updated_at = now
+            return endpoint
 
     def enable_endpoint(self, endpoint_id: str, now: datetime) -> Endpoint:
-        raise NotImplementedError
+        """Enable an endpoint and forget its failure streak, so it gets 5 fresh days.
+
+        Raises:
+            NotFound: no such endpoint.
+        """
+        with self._session() as session:
+            endpoint = _endpoint(session, endpoint_id, lock=True)
+            endpoint.status = EndpointStatus.ENABLED
+            endpoint.disabled_reason = None
+            endpoint.failing_since = None
+            endpoint.updated_at = now
+            return endpoint
 
     def disable_endpoint(self, endpoint_id: str, reason: DisabledReason, now: datetime) -> Endpoint:
-        raise NotImplementedError
+        """Disable an endpoint: its new events are recorded as ``skipped``.
+
+        Raises:
+            NotFound: no such endpoint.
+        """
+        with self._session() as session:
+            endpoint = _endpoint(session, endpoint_id, lock=True)
+            _disable(endpoint, reason, now)
+            return endpoint
 
     def delete_endpoint(self, endpoint_id: str) -> None:
-        raise NotImplementedError
+        """Delete an endpoint with its secrets, deliveries and attempts.
+
+        Raises:
+            NotFound: no such endpoint.
+        """
+        with self._session() as session:
+            # The database cascades to the dependent rows (ON DELETE CASCADE).
+            session.delete(_endpoint(session, endpoint_id))
 
     def rotate_secret(
         self, endpoint_id: str, now: datetime, grace: timedelta, secret: str | None = None
     ) -> str:
-        raise NotImplementedError
+        """Make a new secret current; the current one stays valid until ``now + grace``.
+
+        Args:
+            endpoint_id: the endpoint.
+            now: the rotation time.
+            grace: how long the replaced secret still signs (24 hours by default).
+            secret: the new secret; generated when None.
+
+        Returns:
+            The new secret, whole.
+
+        Raises:
+            InvalidSecret: ``secret`` is malformed; nothing was written.
+            NotFound: no such endpoint.
+        """
+        new_secret = generate_secret() if secret is None else validate_secret(secret)
+        with self._session() as session:
+            # The lock serializes rotations, so exactly one secret is current afterwards.
+            _endpoint(session, endpoint_id, lock=True)
+            session.exec(
+                sa.update(EndpointSecret)
+                .where(col(EndpointSecret.endpoint_id) == endpoint_id)
+                .where(col(EndpointSecret.expires_at).is_(None))
+                .values(expires_at=now + grace)
+            )
+            session.add(EndpointSecret(endpoint_id=endpoint_id, secret=new_secret, created_at=now))
+        return new_secret
 
     def reveal_secret(self, endpoint_id: str) -> str:
-        raise NotImplementedError
+        """The endpoint's current secret, whole.
+
+        Raises:
+            NotFound: no such endpoint.
+        """
+        with self._session() as session:
+            _endpoint(session, endpoint_id)
+            return _current_secret(session, endpoint_id).secret
+
+    def signing_secrets(self, endpoint_id: str, now: datetime) -> list[str]:
+        """Secrets that sign a request at ``now``: the current one, then older ones in grace.
+
+        Raises:
+            NotFound: no such endpoint.
+        """
+        with self._session() as session:
+            _endpoint(session, endpoint_id)
+            return _signing_secrets(session, endpoint_id, now)
 
     # Messages and deliveries -------------------------------------------------------------
     def plan_deliveries(
@@ -138,10 +301,53 @@ class Store:
         now: datetime,
         max_attempts: int,
     ) -> PlannedDeliveries:
-        raise NotImplementedError
+        """Record a message and one delivery per subscribed endpoint, once.
+
+        Enabled subscribers get a ``pending`` delivery, disabled ones a ``skipped`` one. Calling
+        again for the same message (an activity retry) writes nothing and returns the existing
+        plan: its pending deliveries to make and its skipped ones.
+
+        Raises:
+            Conflict: ``business_key`` already belongs to a message with another id.
+        """
+        with self._session() as session:
+            _insert_message(session, message_id, event_type, business_key, payload, created_at)
+            deliveries = _deliveries(session, message_id)
+            if not deliveries:
+                _insert_ignore(
+                    session, Delivery, _new_deliveries(session, message_id, event_type, now)
+                )
+                deliveries = _deliveries(session, message_id)
+        return PlannedDeliveries(
+            endpoint_ids=_endpoint_ids(deliveries, DeliveryStatus.PENDING),
+            skipped_endpoint_ids=_endpoint_ids(deliveries, DeliveryStatus.SKIPPED),
+            max_attempts=max_attempts,
+        )
 
     def delivery_context(self, message_id: str, endpoint_id: str, now: datetime) -> DeliveryContext:
-        raise NotImplementedError
+        """Everything one attempt of ``message_id`` to ``endpoint_id`` needs, secrets included.
+
+        A manual resend to an endpoint that has no delivery of the message yet (it subscribed
+        later) gets a ``pending`` delivery created here.
+
+        Raises:
+            NotFound: no such message or endpoint.
+        """
+        with self._session() as session:
+            message = _message(session, message_id)
+            endpoint = _endpoint(session, endpoint_id)
+            delivery = _delivery(session, message_id, endpoint_id, now)
+            return DeliveryContext(
+                message_id=message.id,
+                event_type=message.event_type,
+                payload=message.payload,
+                created_at=message.created_at,
+                endpoint_id=endpoint.id,
+                url=endpoint.url,
+                enabled=endpoint.status == EndpointStatus.ENABLED,
+                secrets=_signing_secrets(session, endpoint_id, now),
+                attempts_so_far=delivery.attempts,
+            )
 
     def record_attempt(
         self,
@@ -151,15 +357,69 @@ class Store:
         disable_after: timedelta,
         disable_reason: DisabledReason | None = None,
     ) -> bool:
-        raise NotImplementedError
+        """Record an attempt, its delivery's new status, and the endpoint's health, at once.
+
+        Args:
+            attempt: the attempt as measured.
+            status: the delivery's status after it (``pending`` while retries remain).
+            disable_after: a failure streak this long disables the endpoint (5 days).
+            disable_reason: disable the endpoint now for this reason (``gone`` on a 410).
+
+        Returns:
+            Whether this call disabled the endpoint.
+
+        Raises:
+            NotFound: no such message or endpoint.
+        """
+        finished = attempt.started_at + timedelta(milliseconds=attempt.duration_ms)
+        with self._session() as session:
+            _message(session, attempt.message_id)
+            # Locking the endpoint serializes attempts on it: the count and streak stay exact.
+            endpoint = _endpoint(session, attempt.endpoint_id, lock=True)
+            delivery = _delivery(session, attempt.message_id, attempt.endpoint_id, finished)
+            session.add(Attempt(**attempt.model_dump()))
+            session.flush()
+            delivery.attempts = _count_attempts(session, attempt.message_id, attempt.endpoint_id)
+            delivery.status = status
+            delivery.next_attempt_at = attempt.next_retry_at
+            delivery.updated_at = finished
+            _track_streak(endpoint, status, attempt.started_at)
+            reason = disable_reason or _streak_verdict(endpoint, attempt.started_at, disable_after)
+            if reason is None or endpoint.status == EndpointStatus.DISABLED:
+                return False
+            _disable(endpoint, reason, finished)
+            return True
 
     def settle_delivery(
         self, message_id: str, endpoint_id: str, status: DeliveryStatus, now: datetime
     ) -> None:
-        raise NotImplementedError
+        """Give a still-pending delivery its final ``status``; a settled one is left alone.
+
+        Raises:
+            NotFound: no such delivery.
+        """
+        with self._session() as session:
+            result = session.exec(
+                sa.update(Delivery)
+                .where(col(Delivery.message_id) == message_id)
+                .where(col(Delivery.endpoint_id) == endpoint_id)
+                .where(col(Delivery.status) == DeliveryStatus.PENDING)
+                .values(status=status, next_attempt_at=None, updated_at=now)
+            )
+            if result.rowcount == 0 and session.get(Delivery, (message_id, endpoint_id)) is None:
+                raise NotFound(
+                    f"no delivery of message {message_id} to endpoint {endpoint_id}; "
+                    f"see them with: billhook message show {message_id}"
+                )
 
     def get_message(self, message_id: str) -> Message:
-        raise NotImplementedError
+        """The message ``message_id``.
+
+        Raises:
+            NotFound: no such message.
+        """
+        with self._session() as session:
+            return _message(session, message_id)
 
     def list_messages(
         self,
@@ -168,10 +428,42 @@ class Store:
         event_type: str | None = None,
         limit: int = 50,
     ) -> list[MessageSummary]:
-        raise NotImplementedError
+        """Messages newest first, each with its deliveries counted by status.
+
+        Args:
+            status: only messages with at least one delivery in this status.
+            event_type: only messages of this type.
+            limit: at most this many.
+        """
+        query = select(Message).order_by(col(Message.created_at).desc(), col(Message.id).desc())
+        if status is not None:
+            having = select(Delivery.message_id).where(col(Delivery.status) == status)
+            query = query.where(col(Message.id).in_(having))
+        if event_type is not None:
+            query = query.where(col(Message.event_type) == event_type)
+        with self._session() as session:
+            messages = session.exec(query.limit(limit)).all()
+            counts = _status_counts(session, [message.id for message in messages])
+        return [
+            MessageSummary(
+                id=message.id,
+                event_type=message.event_type,
+                created_at=message.created_at,
+                business_key=message.business_key,
+                statuses=counts.get(message.id, {}),
+            )
+            for message in messages
+        ]
 
     def deliveries_for_message(self, message_id: str) -> list[Delivery]:
-        raise NotImplementedError
+        """The deliveries of a message, by endpoint id.
+
+        Raises:
+            NotFound: no such message.
+        """
+        with self._session() as session:
+            _message(session, message_id)
+            return _deliveries(session, message_id)
 
     def list_attempts(
         self,
@@ -180,7 +472,253 @@ class Store:
         endpoint_id: str | None = None,
         limit: int = 100,
     ) -> list[Attempt]:
-        raise NotImplementedError
+        """Attempts newest first, of one message and/or to one endpoint when given."""
+        query = select(Attempt).order_by(col(Attempt.started_at).desc(), col(Attempt.id).desc())
+        if message_id is not None:
+            query = query.where(col(Attempt.message_id) == message_id)
+        if endpoint_id is not None:
+            query = query.where(col(Attempt.endpoint_id) == endpoint_id)
+        with self._session() as session:
+            return list(session.exec(query.limit(limit)).all())
 
     def recoverable_messages(self, endpoint_id: str, since: datetime) -> list[str]:
-        raise NotImplementedError
+        """Messages to resend when recovering an endpoint, oldest first.
+
+        Those created at or after ``since``, of a type the endpoint subscribes to now, whose
+        delivery to it failed or was skipped.
+
+        Raises:
+            NotFound: no such endpoint.
+        """
+        with self._session() as session:
+            endpoint = _endpoint(session, endpoint_id)
+            query = (
+                select(Message.id)
+                .join(Delivery, col(Delivery.message_id) == col(Message.id))
+                .where(col(Delivery.endpoint_id) == endpoint_id)
+                .where(col(Delivery.status).in_(RECOVERABLE))
+                .where(col(Message.created_at) >= since)
+                .where(col(Message.event_type).in_(endpoint.event_types))
+                .order_by(col(Message.created_at), col(Message.id))
+            )
+            return list(session.exec(query).all())
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A connection; failing to open one is ``StoreNotReady`` naming the database."""
+        try:
+            connection = self.engine.connect()
+        except sa.exc.DBAPIError as exc:
+            reason = _first_line(exc.orig) or type(exc.orig).__name__
+            raise StoreNotReady(
+                f"cannot reach the database at {display_url(self.engine.url)}: {reason}"
+            ) from exc
+        with connection:
+            yield connection
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """One transaction, committed on exit; its rows stay readable after it closed."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+
+# Reads and writes inside a session ---------------------------------------------------------
+def _endpoint(session: Session, endpoint_id: str, *, lock: bool = False) -> Endpoint:
+    query = select(Endpoint).where(col(Endpoint.id) == endpoint_id)
+    if lock:
+        # FOR NO KEY UPDATE: blocks other writers of this endpoint but not the inserts of
+        # deliveries and attempts referencing it (their foreign keys take KEY SHARE).
+        query = query.with_for_update(key_share=True)
+    endpoint = session.exec(query).first()
+    if endpoint is None:
+        raise NotFound(f"no endpoint {endpoint_id}; list them with: billhook endpoint list")
+    return endpoint
+
+
+def _message(session: Session, message_id: str) -> Message:
+    message = session.get(Message, message_id)
+    if message is None:
+        raise NotFound(f"no message {message_id}; list them with: billhook message list")
+    return message
+
+
+def _deliveries(session: Session, message_id: str) -> list[Delivery]:
+    query = (
+        select(Delivery)
+        .where(col(Delivery.message_id) == message_id)
+        .order_by(col(Delivery.endpoint_id))
+    )
+    return list(session.exec(query).all())
+
+
+def _endpoint_ids(deliveries: Sequence[Delivery], status: DeliveryStatus) -> list[str]:
+    return sorted(delivery.endpoint_id for delivery in deliveries if delivery.status == status)
+
+
+def _delivery(session: Session, message_id: str, endpoint_id: str, now: datetime) -> Delivery:
+    """The delivery of a message to an endpoint, created ``pending`` if there is none."""
+    delivery = session.get(Delivery, (message_id, endpoint_id))
+    if delivery is None:
+        row = _delivery_row(message_id, endpoint_id, DeliveryStatus.PENDING, now)
+        _insert_ignore(session, Delivery, [row])
+        delivery = session.get(Delivery, (message_id, endpoint_id))
+    if delivery is None:  # pragma: no cover - the row was just inserted in this transaction
+        raise Conflict(f"could not create the delivery of {message_id} to {endpoint_id}")
+    return delivery
+
+
+def _delivery_row(
+    message_id: str, endpoint_id: str, status: DeliveryStatus, now: datetime
+) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "endpoint_id": endpoint_id,
+        "status": status,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _insert_message(
+    session: Session,
+    message_id: str,
+    event_type: str,
+    business_key: str,
+    payload: dict[str, Any],
+    created_at: datetime,
+) -> None:
+    """Insert the message unless it exists; a business key taken by another id is a bug."""
+    row = {
+        "id": message_id,
+        "event_type": event_type,
+        "business_key": business_key,
+        "payload": payload,
+        "created_at": created_at,
+    }
+    _insert_ignore(session, Message, [row])
+    if session.get(Message, message_id) is None:
+        raise Conflict(
+            f"business key {business_key!r} already belongs to another message than "
+            f"{message_id}; message ids derive from business keys, so the emitter is wrong"
+        )
+
+
+def _new_deliveries(
+    session: Session, message_id: str, event_type: str, now: datetime
+) -> list[dict[str, Any]]:
+    """A delivery row for each endpoint subscribed to ``event_type``."""
+    # Filtered here rather than in SQL: JSON containment differs between SQLite and
+    # PostgreSQL, and endpoints number in the tens.
+    return [
+        _delivery_row(
+            message_id,
+            endpoint.id,
+            DeliveryStatus.PENDING
+            if endpoint.status == EndpointStatus.ENABLED
+            else DeliveryStatus.SKIPPED,
+            now,
+        )
+        for endpoint in session.exec(select(Endpoint)).all()
+        if event_type in endpoint.event_types
+    ]
+
+
+def _insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``, skipping any that would violate a key or unique constraint.
+
+    ``ON CONFLICT DO NOTHING`` stays correct when a concurrent transaction inserts the same row
+    (an activity retried while its first run is still going): it waits, then skips.
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.exec(postgresql.insert(model).values(rows).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        session.exec(sqlite.insert(model).values(rows).on_conflict_do_nothing())
+    else:
+        raise StoreNotReady(f"unsupported database {dialect!r}; use SQLite or PostgreSQL")
+
+
+def _count_attempts(session: Session, message_id: str, endpoint_id: str) -> int:
+    query = (
+        select(sa.func.count())
+        .select_from(Attempt)
+        .where(col(Attempt.message_id) == message_id)
+        .where(col(Attempt.endpoint_id) == endpoint_id)
+    )
+    return session.exec(query).one()
+
+
+def _status_counts(
+    session: Session, message_ids: list[str]
+) -> dict[str, dict[DeliveryStatus, int]]:
+    """Per message, its deliveries counted by status (every status present, zeros included)."""
+    counts = {message_id: dict.fromkeys(DeliveryStatus, 0) for message_id in message_ids}
+    query = (
+        select(Delivery.message_id, Delivery.status, sa.func.count())
+        .where(col(Delivery.message_id).in_(message_ids))
+        .group_by(col(Delivery.message_id), col(Delivery.status))
+    )
+    for message_id, status, count in session.exec(query).all():
+        counts[message_id][DeliveryStatus(status)] = count
+    return counts
+
+
+def _current_secret(session: Session, endpoint_id: str) -> EndpointSecret:
+    query = (
+        select(EndpointSecret)
+        .where(col(EndpointSecret.endpoint_id) == endpoint_id)
+        .where(col(EndpointSecret.expires_at).is_(None))
+        .order_by(col(EndpointSecret.id).desc())
+    )
+    current = session.exec(query).first()
+    if current is None:
+        raise Conflict(f"endpoint {endpoint_id} has no current secret; rotate its secret")
+    return current
+
+
+def _signing_secrets(session: Session, endpoint_id: str, now: datetime) -> list[str]:
+    query = (
+        select(EndpointSecret)
+        .where(col(EndpointSecret.endpoint_id) == endpoint_id)
+        .where(
+            sa.or_(col(EndpointSecret.expires_at).is_(None), col(EndpointSecret.expires_at) > now)
+        )
+    )
+    rows = session.exec(query).all()
+    # Current first, then the most recently replaced.
+    ordered = sorted(rows, key=lambda row: (row.expires_at is not None, -(row.id or 0)))
+    return [row.secret for row in ordered]
+
+
+# Endpoint health -----------------------------------------------------------------------------
+def _track_streak(endpoint: Endpoint, status: DeliveryStatus, started_at: datetime) -> None:
+    """Keep ``failing_since``: cleared by a success, set by the first failure after one."""
+    if status == DeliveryStatus.SUCCEEDED:
+        endpoint.failing_since = None
+    elif status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED) and not endpoint.failing_since:
+        endpoint.failing_since = started_at
+
+
+def _streak_verdict(
+    endpoint: Endpoint, started_at: datetime, disable_after: timedelta
+) -> DisabledReason | None:
+    """``failing`` when the endpoint has had no success for ``disable_after``."""
+    if endpoint.failing_since is not None and endpoint.failing_since <= started_at - disable_after:
+        return DisabledReason.FAILING
+    return None
+
+
+def _disable(endpoint: Endpoint, reason: DisabledReason, now: datetime) -> None:
+    endpoint.status = EndpointStatus.DISABLED
+    endpoint.disabled_reason = reason
+    endpoint.updated_at = now
+
+
+def _first_line(error: BaseException | None) -> str:
+    lines = str(error or "").strip().splitlines()
+    return lines[0].strip() if lines else ""

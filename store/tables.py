@@ -1,8 +1,15 @@
-"""sqlmodel tables. Times are stored as UTC and read back timezone-aware (``UTCDateTime``)."""
+"""sqlmodel tables. Times are stored as UTC and read back timezone-aware (``UTCDateTime``).
+
+Enums are stored as their values in plain ``VARCHAR`` columns rather than PostgreSQL enum types,
+so adding a value never needs an ``ALTER TYPE`` migration. Constraint names follow
+``NAMING_CONVENTION`` so later migrations (SQLite batch mode included) can address them by name.
+Keep ``store/migrations/versions`` in step with this file.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,8 +44,38 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: Constraint names the migrations spell out; shared by every table of this module.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+#: Width of the enum columns: room for values added later without a migration.
+ENUM_LENGTH = 32
+
+
 def _utc(nullable: bool = False, index: bool = False) -> Any:
     return Field(sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _enum(
+    enum: type[StrEnum],
+    *,
+    default: StrEnum | None = None,
+    nullable: bool = False,
+    index: bool = False,
+) -> Any:
+    column_type = sa.Enum(
+        enum,
+        native_enum=False,
+        length=ENUM_LENGTH,
+        values_callable=lambda members: [member.value for member in members],
+    )
+    return Field(default=default, sa_column=sa.Column(column_type, nullable=nullable, index=index))
 
 
 class Endpoint(SQLModel, table=True):
@@ -46,8 +83,8 @@ class Endpoint(SQLModel, table=True):
     name: str
     url: str
     event_types: list[str] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
-    status: EndpointStatus = Field(default=EndpointStatus.ENABLED)
-    disabled_reason: DisabledReason | None = None
+    status: EndpointStatus = _enum(EndpointStatus, default=EndpointStatus.ENABLED)
+    disabled_reason: DisabledReason | None = _enum(DisabledReason, nullable=True)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
     #: First failed attempt since the last success; cleared by a success (5-day auto-disable).
@@ -73,8 +110,11 @@ class Message(SQLModel, table=True):
 
 class Delivery(SQLModel, table=True):
     message_id: str = Field(foreign_key="message.id", primary_key=True, ondelete="CASCADE")
-    endpoint_id: str = Field(foreign_key="endpoint.id", primary_key=True, ondelete="CASCADE")
-    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, index=True)
+    #: Indexed on its own for the per-endpoint queries (recover); the key leads with message_id.
+    endpoint_id: str = Field(
+        foreign_key="endpoint.id", primary_key=True, ondelete="CASCADE", index=True
+    )
+    status: DeliveryStatus = _enum(DeliveryStatus, default=DeliveryStatus.PENDING, index=True)
     attempts: int = 0
     next_attempt_at: datetime | None = _utc(nullable=True)
     created_at: datetime = _utc()
@@ -86,12 +126,12 @@ class Attempt(SQLModel, table=True):
     message_id: str = Field(foreign_key="message.id", index=True, ondelete="CASCADE")
     endpoint_id: str = Field(foreign_key="endpoint.id", index=True, ondelete="CASCADE")
     attempt: int
-    trigger: AttemptTrigger
+    trigger: AttemptTrigger = _enum(AttemptTrigger)
     started_at: datetime = _utc()
     duration_ms: int
     url: str
     response_status: int | None = None
     response_body: str | None = None  # first 4 KiB, decoded leniently
-    error_kind: ErrorKind | None = None
+    error_kind: ErrorKind | None = _enum(ErrorKind, nullable=True)
     error: str | None = None  # one line, never a secret
     next_retry_at: datetime | None = _utc(nullable=True)

@@ -1,0 +1,1 @@
+"""Every side effect: signing, HTTP delivery, the store."""

@@ -1,0 +1,31 @@
+"""Custom search attributes that make billhook's workflows filterable in the Temporal Web UI."""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+from models.delivery import SearchKeys
+
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+SUBSCRIPTION_ID = SearchAttributeKey.for_keyword("SubscriptionId")
+INVOICE_ID = SearchAttributeKey.for_keyword("InvoiceId")
+BILLING_STATUS = SearchAttributeKey.for_keyword("BillingStatus")
+EVENT_TYPE = SearchAttributeKey.for_keyword("EventType")
+ENDPOINT_ID = SearchAttributeKey.for_keyword("EndpointId")
+
+ALL_KEYS = (CUSTOMER_ID, SUBSCRIPTION_ID, INVOICE_ID, BILLING_STATUS, EVENT_TYPE, ENDPOINT_ID)
+
+
+def dev_server_args() -> list[str]:
+    """``temporal server start-dev`` flags that register every attribute above."""
+    return [arg for key in ALL_KEYS for arg in ("--search-attribute", f"{key.name}=Keyword")]
+
+
+def business_attributes(keys: SearchKeys) -> list[SearchAttributeUpdate[str]]:
+    """Updates setting the customer, subscription and invoice attributes that are known."""
+    pairs = [
+        (CUSTOMER_ID, keys.customer_id),
+        (SUBSCRIPTION_ID, keys.subscription_id),
+        (INVOICE_ID, keys.invoice_id),
+    ]
+    return [key.value_set(value) for key, value in pairs if value]

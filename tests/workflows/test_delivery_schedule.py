@@ -1,0 +1,55 @@
+"""The retry schedule on the time-skipping server: 27.6 hours of retries in seconds."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from temporalio.testing import WorkflowEnvironment
+
+from config import DEFAULT_RETRY_SCHEDULE, Settings
+from models.delivery import DeliveryStatus, DeliveryWorkflowInput, ErrorKind
+from models.events import EventType
+from store import Store
+from tests.conftest import RunWorker
+from tests.receiver import Receiver
+from workflows.delivery import DeliveryWorkflow
+
+
+async def test_an_always_failing_receiver_gets_8_attempts_on_the_schedule(
+    ts_env: WorkflowEnvironment,
+    store: Store,
+    settings: Settings,
+    run_worker: RunWorker,
+    receiver: Receiver,
+) -> None:
+    receiver.default = 500
+    schedule = [timedelta(seconds=s) for s in DEFAULT_RETRY_SCHEDULE]
+    spec = settings.model_copy(update={"retry_schedule": schedule})
+    endpoint, _ = store.create_endpoint(receiver.url, ["invoice.created"], now=datetime.now(UTC))
+    event = DeliveryWorkflowInput.for_event(
+        EventType.INVOICE_CREATED, f"test:{uuid.uuid4().hex}", {"n": 1}, datetime.now(UTC)
+    )
+    async with run_worker(ts_env.client, spec):
+        result = await ts_env.client.execute_workflow(
+            DeliveryWorkflow.run, event, id=event.message_id, task_queue=spec.task_queue
+        )
+
+    assert result.statuses == {endpoint.id: DeliveryStatus.FAILED}
+    assert [json.loads(r.body)["attempt"] for r in receiver.requests] == list(range(1, 9))
+    attempts = sorted(store.list_attempts(message_id=event.message_id), key=lambda a: a.attempt)
+    assert [a.attempt for a in attempts] == list(range(1, 9))
+    assert {a.error_kind for a in attempts} == {ErrorKind.HTTP_STATUS}
+    gaps = [
+        (later.started_at - earlier.started_at).total_seconds()
+        for earlier, later in itertools.pairwise(attempts)
+    ]
+    for gap, scheduled in zip(gaps, DEFAULT_RETRY_SCHEDULE, strict=True):
+        # ±20% jitter, plus the attempt's own duration and the server's scheduling slack.
+        assert scheduled * 0.8 <= gap <= scheduled * 1.2 + 2, (gaps, DEFAULT_RETRY_SCHEDULE)
+    assert 0.8 * sum(DEFAULT_RETRY_SCHEDULE) <= sum(gaps) <= 1.2 * sum(DEFAULT_RETRY_SCHEDULE) + 16
+    assert attempts[-1].next_retry_at is None
+    [delivery] = store.deliveries_for_message(event.message_id)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 8)

@@ -1,0 +1,170 @@
+"""The composition root: settings -> store, Temporal client, HTTP client -> a billhook worker.
+
+``python worker.py`` runs a worker against the configured Temporal server.
+``python worker.py --dev`` (what ``make run`` does) first starts Temporal's dev server, persisted
+under ``.data/``, with the Web UI on :8233 and billhook's search attributes registered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.delivery import DeliveryActivities
+from config import Settings, get_settings
+from models.search import dev_server_args
+from store import Store
+from temporal_client import connect
+from workflows.delivery import DeliveryWorkflow
+from workflows.manual import ManualDeliveryWorkflow
+
+log = logging.getLogger("billhook.worker")
+
+WORKFLOWS = [DeliveryWorkflow, ManualDeliveryWorkflow]
+
+
+def activities_of(delivery: DeliveryActivities) -> list[Callable[..., Any]]:
+    """Every activity the worker runs, bound to their resources."""
+    return [delivery.plan_deliveries, delivery.deliver_message, delivery.fail_delivery]
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    store: Store,
+    http: httpx.AsyncClient,
+    executor: ThreadPoolExecutor,
+    extra_workflows: Sequence[type] = (),
+) -> Worker:
+    """The worker for ``settings.task_queue``: used by ``main`` and by the tests alike."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[*WORKFLOWS, *extra_workflows],
+        activities=activities_of(DeliveryActivities(http, store, settings)),
+        activity_executor=executor,
+        # Let attempts in flight finish (15 s HTTP timeout) and record themselves on shutdown.
+        graceful_shutdown_timeout=timedelta(seconds=settings.request_timeout_seconds + 5),
+    )
+
+
+def http_client() -> httpx.AsyncClient:
+    """The delivery HTTP client: no redirects, verified TLS, timeouts set per attempt."""
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        verify=True,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Migrate the store, connect, and run the worker until ``stop`` is set."""
+    store = Store.from_url(settings.database_url)
+    store.upgrade()
+    client = await connect(settings)
+    async with http_client() as http:
+        with ThreadPoolExecutor(max_workers=32, thread_name_prefix="billhook-store") as executor:
+            async with build_worker(client, settings, store, http, executor):
+                log.info(
+                    "worker on task queue %r of %s (namespace %s)",
+                    settings.task_queue,
+                    settings.temporal_address,
+                    settings.temporal_namespace,
+                )
+                await stop.wait()
+                log.info("stopping: letting attempts in flight finish")
+
+
+def _port_open(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host or "localhost", int(port))) == 0
+
+
+@contextlib.contextmanager
+def dev_server(settings: Settings) -> Iterator[None]:
+    """Run ``temporal server start-dev`` for as long as the block lasts (or reuse one running)."""
+    if _port_open(settings.temporal_address):
+        log.info("Temporal already listens on %s: using it", settings.temporal_address)
+        yield
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    port = settings.temporal_address.rpartition(":")[2]
+    command = [
+        settings.temporal_cli_path(),
+        *("server", "start-dev", "--port", port, "--ui-port", "8233"),
+        *("--db-filename", str(settings.data_dir / "temporal.db"), "--log-level", "warn"),
+        *("--namespace", settings.temporal_namespace, *dev_server_args()),
+    ]
+    server = subprocess.Popen(command, start_new_session=True)
+    try:
+        _wait_for(settings.temporal_address, server)
+        yield
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _wait_for(address: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    print(f"starting Temporal dev server on {address} ...", flush=True)
+    while not _port_open(address):
+        if server.poll() is not None:
+            raise SystemExit(f"error: temporal server start-dev exited with {server.returncode}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"error: Temporal did not listen on {address} within 60 s")
+        time.sleep(0.3)
+
+
+async def _serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_worker(settings, stop)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a worker (``--dev``: with Temporal's dev server)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dev", action="store_true", help="also run Temporal's dev server")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    context = dev_server(settings) if args.dev else contextlib.nullcontext()
+    with context:
+        if args.dev:
+            print(
+                "billhook is running. Temporal Web UI: http://localhost:8233 "
+                f"(task queue {settings.task_queue}); Ctrl-C stops it.",
+                flush=True,
+            )
+        asyncio.run(_serve(settings))
+    print("stopped.", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Deterministic workflow code: temporalio, the standard library and ``models`` only."""

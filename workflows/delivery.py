@@ -1,0 +1,94 @@
+"""``DeliveryWorkflow``: one emitted event, delivered to every endpoint subscribed at emission."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.delivery import DeliveryActivities
+    from models.delivery import (
+        DeliverInput,
+        DeliveryStatus,
+        DeliveryWorkflowInput,
+        DeliveryWorkflowResult,
+        FailDeliveryInput,
+        PlanDeliveriesInput,
+    )
+    from models.search import EVENT_TYPE, business_attributes
+
+#: Store calls retry until the database answers: an emitted event must never be dropped.
+STORE_TIMEOUT = timedelta(seconds=30)
+STORE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+#: One HTTP attempt is bounded by the request timeout (15 s); this covers it and the store writes.
+ATTEMPT_TIMEOUT = timedelta(seconds=60)
+
+
+def attempt_retry_policy(max_attempts: int) -> RetryPolicy:
+    """Retries of one delivery: the activity sets each delay (``next_retry_delay``) itself.
+
+    The intervals here only apply when an attempt dies without answering (worker crash,
+    timeout); ``max_attempts`` bounds those too.
+    """
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        backoff_coefficient=4.0,
+        maximum_interval=timedelta(hours=10),
+        maximum_attempts=max_attempts,
+    )
+
+
+@workflow.defn
+class DeliveryWorkflow:
+    """Stores the message, then runs one retried delivery activity per subscribed endpoint."""
+
+    @workflow.run
+    async def run(self, input: DeliveryWorkflowInput) -> DeliveryWorkflowResult:
+        workflow.upsert_search_attributes(
+            [EVENT_TYPE.value_set(input.event_type.value), *business_attributes(input.search)]
+        )
+        plan = await workflow.execute_activity_method(
+            DeliveryActivities.plan_deliveries,
+            PlanDeliveriesInput(
+                message_id=input.message_id,
+                event_type=input.event_type,
+                business_key=input.business_key,
+                created_at=input.created_at,
+                payload=input.payload,
+            ),
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        policy = attempt_retry_policy(plan.max_attempts)
+        outcomes = await asyncio.gather(
+            *(self._deliver(input.message_id, eid, policy) for eid in plan.endpoint_ids)
+        )
+        statuses = dict(zip(plan.endpoint_ids, outcomes, strict=True))
+        statuses.update({eid: DeliveryStatus.SKIPPED for eid in plan.skipped_endpoint_ids})
+        return DeliveryWorkflowResult(statuses=statuses)
+
+    async def _deliver(
+        self, message_id: str, endpoint_id: str, policy: RetryPolicy
+    ) -> DeliveryStatus:
+        try:
+            result = await workflow.execute_activity_method(
+                DeliveryActivities.deliver_message,
+                DeliverInput(message_id=message_id, endpoint_id=endpoint_id),
+                start_to_close_timeout=ATTEMPT_TIMEOUT,
+                retry_policy=policy,
+            )
+            return result.status
+        except ActivityError:
+            # Temporal gave up (schedule exhausted, or attempts that died without recording):
+            # the store must still say the delivery failed.
+            await workflow.execute_activity_method(
+                DeliveryActivities.fail_delivery,
+                FailDeliveryInput(message_id=message_id, endpoint_id=endpoint_id),
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=STORE_RETRY,
+            )
+            return DeliveryStatus.FAILED

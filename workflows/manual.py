@@ -1,0 +1,63 @@
+"""``ManualDeliveryWorkflow``: resend messages to one endpoint as manual attempts."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.delivery import DeliveryActivities
+    from models.delivery import (
+        AttemptTrigger,
+        DeliverInput,
+        ManualDeliveryInput,
+        ManualDeliveryProgress,
+    )
+    from models.search import ENDPOINT_ID
+
+from workflows.delivery import ATTEMPT_TIMEOUT
+
+
+@workflow.defn
+class ManualDeliveryWorkflow:
+    """One manual attempt per message, in order (``message resend``, ``endpoint recover``).
+
+    A manual attempt is made once and not retried on the schedule, like Svix's resend: its
+    ``attempt`` continues the count kept in the store. Long recoveries continue as new.
+    """
+
+    def __init__(self) -> None:
+        self._progress = ManualDeliveryProgress()
+
+    @workflow.run
+    async def run(self, input: ManualDeliveryInput) -> ManualDeliveryProgress:
+        workflow.upsert_search_attributes([ENDPOINT_ID.value_set(input.endpoint_id)])
+        self._progress = input.progress.model_copy()
+        self._progress.total = self._progress.total or len(input.message_ids)
+        for index, message_id in enumerate(input.message_ids):
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(
+                    input.model_copy(
+                        update={
+                            "message_ids": input.message_ids[index:],
+                            "progress": self._progress,
+                        }
+                    )
+                )
+            result = await workflow.execute_activity_method(
+                DeliveryActivities.deliver_message,
+                DeliverInput(
+                    message_id=message_id,
+                    endpoint_id=input.endpoint_id,
+                    trigger=AttemptTrigger.MANUAL,
+                ),
+                start_to_close_timeout=ATTEMPT_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+            self._progress.count(result.status)
+        return self._progress
+
+    @workflow.query
+    def progress(self) -> ManualDeliveryProgress:
+        """How many messages were resent so far, by outcome."""
+        return self._progress

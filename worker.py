@@ -25,22 +25,44 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.billing import BillingActivities
 from activities.delivery import DeliveryActivities
 from config import Settings, get_settings
 from models.search import dev_server_args
 from store import Store
+from store.catalog import Catalog
 from temporal_client import connect
+from workflows.customer import CustomerWorkflow
 from workflows.delivery import DeliveryWorkflow
+from workflows.invoice import InvoiceWorkflow
 from workflows.manual import ManualDeliveryWorkflow
+from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger("billhook.worker")
 
-WORKFLOWS = [DeliveryWorkflow, ManualDeliveryWorkflow]
+WORKFLOWS = [
+    DeliveryWorkflow,
+    ManualDeliveryWorkflow,
+    CustomerWorkflow,
+    SubscriptionWorkflow,
+    InvoiceWorkflow,
+]
 
 
-def activities_of(delivery: DeliveryActivities) -> list[Callable[..., Any]]:
+def activities_of(
+    delivery: DeliveryActivities, billing: BillingActivities
+) -> list[Callable[..., Any]]:
     """Every activity the worker runs, bound to their resources."""
-    return [delivery.plan_deliveries, delivery.deliver_message, delivery.fail_delivery]
+    return [
+        delivery.plan_deliveries,
+        delivery.deliver_message,
+        delivery.fail_delivery,
+        billing.create_customer,
+        billing.issue_invoice,
+        billing.update_invoice,
+        billing.record_subscription,
+        billing.latest_plan_version,
+    ]
 
 
 def build_worker(
@@ -56,7 +78,9 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
-        activities=activities_of(DeliveryActivities(http, store, settings)),
+        activities=activities_of(
+            DeliveryActivities(http, store, settings), BillingActivities(Catalog(store.engine))
+        ),
         activity_executor=executor,
         # Let attempts in flight finish (15 s HTTP timeout) and record themselves on shutdown.
         graceful_shutdown_timeout=timedelta(seconds=settings.request_timeout_seconds + 5),

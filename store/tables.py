@@ -8,13 +8,15 @@ Keep ``store/migrations/versions`` in step with this file.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from models.billing import Aggregation, ChargeTiming, PaymentStatus, SubscriptionStatus
 from models.delivery import (
     AttemptTrigger,
     DeliveryStatus,
@@ -135,3 +137,159 @@ class Attempt(SQLModel, table=True):
     error_kind: ErrorKind | None = _enum(ErrorKind, nullable=True)
     error: str | None = None  # one line, never a secret
     next_retry_at: datetime | None = _utc(nullable=True)
+
+
+# Catalog and billing records (lifecycle.md) ------------------------------------------------
+#: Money and quantities: up to 14 digits before the point and 6 after.
+MONEY_PRECISION = 20
+MONEY_SCALE = 6
+MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
+MONEY_LIMIT = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE)
+
+
+class Money(sa.types.TypeDecorator[Decimal]):
+    """Exact decimals: ``NUMERIC(20, 6)`` on PostgreSQL, their decimal text on SQLite.
+
+    SQLite has no decimal type: a NUMERIC column there holds a float, exact to 15 digits only,
+    so SQLite gets the text, which round-trips every value PostgreSQL's column can hold. Values
+    come back with 6 decimals on both (``Decimal("1.5")`` reads as ``Decimal("1.500000")``).
+    """
+
+    impl = sa.Numeric(MONEY_PRECISION, MONEY_SCALE)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String())
+        return dialect.type_descriptor(sa.Numeric(MONEY_PRECISION, MONEY_SCALE))
+
+    def process_bind_param(
+        self, value: Decimal | None, dialect: sa.Dialect
+    ) -> Decimal | str | None:
+        if value is None:
+            return None
+        exact = value.quantize(MONEY_QUANTUM)
+        # Refused rather than rounded: the two databases would round differently.
+        if exact != value or abs(exact) >= MONEY_LIMIT:
+            raise ValueError(f"{value} does not fit NUMERIC(20, 6) exactly")
+        return str(exact) if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).quantize(MONEY_QUANTUM)
+
+
+def _money(nullable: bool = False) -> Any:
+    return Field(sa_column=sa.Column(Money(), nullable=nullable))
+
+
+class Customer(SQLModel, table=True):
+    id: str = Field(primary_key=True)  # the caller's own customer_id, at most 100 characters
+    name: str | None = None
+    email: str | None = None
+    timezone: str  # IANA name
+    currency: str  # ISO 4217 code
+    net_terms_days: int | None = None  # overrides the plan version's
+    created_at: datetime = _utc()
+
+
+class Metric(SQLModel, table=True):
+    id: str = Field(primary_key=True)  # metric_<32 hex>
+    name: str
+    event_name: str
+    aggregation: Aggregation = _enum(Aggregation)
+    property_name: str | None = None
+    created_at: datetime = _utc()
+
+
+class Plan(SQLModel, table=True):
+    id: str = Field(primary_key=True)  # plan_<32 hex>
+    name: str
+    created_at: datetime = _utc()
+
+
+class PlanVersion(SQLModel, table=True):
+    # Also the index of the per-plan queries, which lead with plan_id.
+    __table_args__ = (sa.UniqueConstraint("plan_id", "version"),)
+
+    id: str = Field(primary_key=True)  # plan_version_<32 hex>
+    plan_id: str = Field(foreign_key="plan.id", ondelete="CASCADE")
+    version: int  # 1, 2, ... within the plan
+    currency: str
+    period: str  # monthly | quarterly | yearly | ISO 8601 duration
+    flat_amount: Decimal | None = _money(nullable=True)
+    flat_timing: ChargeTiming | None = _enum(ChargeTiming, nullable=True)
+    net_terms_days: int
+    created_at: datetime = _utc()
+
+
+class PlanComponent(SQLModel, table=True):
+    # The key makes a metric appear at most once per version.
+    plan_version_id: str = Field(foreign_key="planversion.id", primary_key=True, ondelete="CASCADE")
+    metric_id: str = Field(foreign_key="metric.id", primary_key=True, index=True)
+    position: int  # the order the components were given in
+    unit_price: Decimal = _money()
+    free_units: Decimal = _money()
+
+
+class UsageAlert(SQLModel, table=True):
+    # Referencing the component, not the metric alone: an alert can only watch a metric its
+    # plan version bills.
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["plan_version_id", "metric_id"],
+            ["plancomponent.plan_version_id", "plancomponent.metric_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    id: str = Field(primary_key=True)  # usg_alert_<32 hex>
+    plan_version_id: str = Field(index=True)
+    metric_id: str
+    threshold: Decimal = _money()
+    created_at: datetime = _utc()
+
+
+class Subscription(SQLModel, table=True):
+    """A listing record of a subscription workflow, which owns the truth.
+
+    No foreign keys: recording must never fail the workflow's activity over a reference.
+    """
+
+    id: str = Field(primary_key=True)  # sub_<32 hex>
+    customer_id: str = Field(index=True)
+    plan_id: str
+    plan_version_id: str
+    status: SubscriptionStatus = _enum(SubscriptionStatus, index=True)
+    auto_renew: bool
+    sequence: int  # periods since the start; a record never goes back to an earlier one
+    period_start: datetime = _utc()
+    period_end: datetime = _utc()
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class Invoice(SQLModel, table=True):
+    """An issued invoice; no foreign keys, for the reason given on ``Subscription``."""
+
+    id: str = Field(primary_key=True)  # invoice_<32 hex>
+    invoice_number: str = Field(unique=True)  # YYMMDD-NNNNNN
+    subscription_id: str = Field(index=True)
+    customer_id: str = Field(index=True)
+    amount: Decimal = _money()
+    currency: str
+    issue_date: datetime = _utc(index=True)
+    due_date: datetime = _utc()
+    payment_status: PaymentStatus = _enum(PaymentStatus, index=True)
+    past_due: bool = False
+    external_payment_obj_id: str | None = None
+    external_payment_obj_type: str | None = None
+    external_payment_obj_status: str | None = None
+    line_items: list[dict[str, Any]] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    updated_at: datetime = _utc()
+
+
+class InvoiceSequence(SQLModel, table=True):
+    """The last invoice number given on each UTC day; its row lock serializes issuers."""
+
+    day: date = Field(primary_key=True)
+    last_number: int

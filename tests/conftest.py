@@ -53,9 +53,14 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server: months of timers and retries in seconds."""
+    """The time-skipping test server: months of timers and retries in seconds.
+
+    One per test: the test server's clock only moves forward, and it stops skipping for good
+    once a workflow closes or continues as new while a child it started is still busy
+    (temporalio/sdk-java#1540), which the delivery children of events routinely are.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
         data_converter=pydantic_data_converter,

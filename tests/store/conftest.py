@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from psycopg import sql
 
 from store import Store
+from store.catalog import Catalog
 
 POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
@@ -71,3 +73,37 @@ def store(empty_store: Store) -> Store:
     """A store migrated to the head revision."""
     empty_store.upgrade()
     return empty_store
+
+
+#: The tables of ``store.catalog``, created by the 0002_catalog migration.
+CATALOG_TABLES = (
+    "customer",
+    "metric",
+    "plan",
+    "planversion",
+    "plancomponent",
+    "usagealert",
+    "subscription",
+    "invoice",
+    "invoicesequence",
+)
+
+
+@pytest.fixture
+def catalog(store: Store) -> Catalog:
+    """A catalog on the migrated store's database."""
+    return Catalog(store.engine)
+
+
+@pytest.fixture
+def catalog_rows(catalog: Catalog) -> Callable[[], dict[str, int]]:
+    """A function counting the rows of each catalog table: refused input must change nothing."""
+
+    def count() -> dict[str, int]:
+        with catalog.engine.connect() as connection:
+            return {
+                table: connection.scalar(sa.text(f"SELECT count(*) FROM {table}")) or 0
+                for table in CATALOG_TABLES
+            }
+
+    return count

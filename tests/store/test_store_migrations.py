@@ -18,6 +18,18 @@ from errors import StoreNotReady
 from store import Store
 
 TABLES = {"endpoint", "endpointsecret", "message", "delivery", "attempt"}
+#: Added by 0002_catalog; their schema is checked in test_catalog_schema.py.
+CATALOG_TABLES = {
+    "customer",
+    "metric",
+    "plan",
+    "planversion",
+    "plancomponent",
+    "usagealert",
+    "subscription",
+    "invoice",
+    "invoicesequence",
+}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -25,7 +37,7 @@ def test_check_ready_before_upgrade_says_to_migrate(empty_store: Store) -> None:
     with pytest.raises(StoreNotReady) as raised:
         empty_store.check_ready()
     assert str(raised.value) == (
-        "the store is not migrated (at no revision, head is 0001); run: billhook db upgrade"
+        "the store is not migrated (at no revision, head is 0002); run: billhook db upgrade"
     )
 
 
@@ -33,9 +45,9 @@ def test_upgrade_creates_the_tables_and_check_ready_passes(empty_store: Store) -
     empty_store.upgrade()
     empty_store.check_ready()
     inspector = sa.inspect(empty_store.engine)
-    assert set(inspector.get_table_names()) == TABLES | {"alembic_version"}
+    assert set(inspector.get_table_names()) == TABLES | CATALOG_TABLES | {"alembic_version"}
     with empty_store.engine.connect() as connection:
-        assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0001"
+        assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0002"
 
 
 def test_upgrade_twice_is_harmless(empty_store: Store) -> None:

@@ -1,0 +1,58 @@
+"""``BillingActivities``: the catalog side effects of the billing workflows (blocking, pooled)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio import activity
+
+from errors import Conflict
+from models.billing import (
+    CustomerWorkflowInput,
+    InvoiceState,
+    IssueInvoiceInput,
+    PlanRef,
+    PlanVersionSnapshot,
+    SubscriptionState,
+)
+from store.catalog import Catalog
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BillingActivities:
+    """Store writes and reads of the billing workflows, built in ``worker.py``."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    @activity.defn
+    def create_customer(self, input: CustomerWorkflowInput) -> None:
+        """Store the customer; one already stored by an earlier try of this activity is kept."""
+        try:
+            self.catalog.create_customer(input.customer, utcnow())
+        except Conflict:
+            if self.catalog.get_customer(input.customer.customer_id) != input.customer:
+                raise
+
+    @activity.defn
+    def issue_invoice(self, input: IssueInvoiceInput) -> InvoiceState:
+        """Store the invoice and give it its number (idempotent on the invoice id)."""
+        return self.catalog.issue_invoice(input.invoice, input.issue_date, input.due_date)
+
+    @activity.defn
+    def update_invoice(self, state: InvoiceState) -> None:
+        """Record an invoice's payment status."""
+        self.catalog.update_invoice(state, utcnow())
+
+    @activity.defn
+    def record_subscription(self, state: SubscriptionState) -> None:
+        """Record a subscription's current period and status, for listings."""
+        self.catalog.record_subscription(state, utcnow())
+
+    @activity.defn
+    def latest_plan_version(self, plan: PlanRef) -> PlanVersionSnapshot:
+        """The plan's newest version, which a renewing subscription moves onto."""
+        return self.catalog.latest_version(plan.plan_id)

@@ -1,0 +1,107 @@
+"""Currencies and money as receivers see it: rounded to the minor unit, written as JSON numbers.
+
+Money is computed as ``Decimal`` everywhere and rounded (half up) to the currency's minor unit
+only when a payload is serialized (events.md, Value formats). Lotus converted its decimals to
+floats, so amounts are written as JSON numbers, never strings.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+#: ISO 4217 name, common English symbol and number of minor-unit digits of common currencies.
+CURRENCIES: dict[str, tuple[str, str, int]] = {
+    "USD": ("US Dollar", "$", 2),
+    "EUR": ("Euro", "€", 2),
+    "GBP": ("British Pound", "£", 2),
+    "CAD": ("Canadian Dollar", "CA$", 2),
+    "AUD": ("Australian Dollar", "A$", 2),
+    "NZD": ("New Zealand Dollar", "NZ$", 2),
+    "CHF": ("Swiss Franc", "CHF", 2),
+    "SEK": ("Swedish Krona", "kr", 2),
+    "NOK": ("Norwegian Krone", "kr", 2),
+    "DKK": ("Danish Krone", "kr", 2),
+    "PLN": ("Polish Zloty", "zł", 2),
+    "CZK": ("Czech Koruna", "Kč", 2),
+    "HUF": ("Hungarian Forint", "Ft", 2),
+    "TRY": ("Turkish Lira", "₺", 2),
+    "ILS": ("Israeli New Shekel", "₪", 2),
+    "AED": ("UAE Dirham", "AED", 2),
+    "SAR": ("Saudi Riyal", "SAR", 2),
+    "ZAR": ("South African Rand", "R", 2),
+    "INR": ("Indian Rupee", "₹", 2),
+    "CNY": ("Chinese Yuan", "CN¥", 2),
+    "HKD": ("Hong Kong Dollar", "HK$", 2),
+    "TWD": ("New Taiwan Dollar", "NT$", 2),
+    "SGD": ("Singapore Dollar", "S$", 2),
+    "MYR": ("Malaysian Ringgit", "RM", 2),
+    "THB": ("Thai Baht", "฿", 2),
+    "PHP": ("Philippine Peso", "₱", 2),
+    "IDR": ("Indonesian Rupiah", "Rp", 2),
+    "BRL": ("Brazilian Real", "R$", 2),
+    "MXN": ("Mexican Peso", "MX$", 2),
+    "ARS": ("Argentine Peso", "ARS", 2),
+    "COP": ("Colombian Peso", "COP", 2),
+    "JPY": ("Japanese Yen", "¥", 0),
+    "KRW": ("South Korean Won", "₩", 0),
+    "VND": ("Vietnamese Dong", "₫", 0),
+    "CLP": ("Chilean Peso", "CLP", 0),
+    "ISK": ("Icelandic Króna", "kr", 0),
+    "PYG": ("Paraguayan Guarani", "₲", 0),
+    "UGX": ("Ugandan Shilling", "USh", 0),
+    "XAF": ("Central African CFA Franc", "FCFA", 0),
+    "XOF": ("West African CFA Franc", "F CFA", 0),
+    "BHD": ("Bahraini Dinar", "BHD", 3),
+    "JOD": ("Jordanian Dinar", "JOD", 3),
+    "KWD": ("Kuwaiti Dinar", "KWD", 3),
+    "OMR": ("Omani Rial", "OMR", 3),
+    "TND": ("Tunisian Dinar", "TND", 3),
+}
+
+#: Digits after the decimal point of each known currency; any other currency has 2.
+MINOR_UNITS: dict[str, int] = {code: digits for code, (_, _, digits) in CURRENCIES.items()}
+DEFAULT_MINOR_UNITS = 2
+
+
+def minor_units(currency: str) -> int:
+    """The number of minor-unit digits of ``currency`` (2 when it is not in the table)."""
+    return MINOR_UNITS.get(currency.upper(), DEFAULT_MINOR_UNITS)
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` rounded half up to the minor unit of ``currency``.
+
+    Raises:
+        ValueError: ``amount`` is NaN or infinite.
+    """
+    if not amount.is_finite():
+        raise ValueError(f"cannot round {amount} {currency}: money must be a finite number")
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+
+
+def to_number(amount: Decimal, currency: str) -> float:
+    """``amount`` rounded to the minor unit of ``currency``, as a JSON number.
+
+    Always a float, as Lotus sent (``Decimal("12.50")`` -> ``12.5``, zero -> ``0.0``), so a
+    receiver sees one JSON type for a field whatever its value.
+    """
+    return decimal_number(round_money(amount, currency))
+
+
+def decimal_number(value: Decimal) -> float:
+    """A ``Decimal`` (a quantity, a threshold) as a JSON number, without rounding it.
+
+    Raises:
+        ValueError: ``value`` is NaN or infinite, which JSON cannot carry.
+    """
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite number; JSON numbers must be finite")
+    # A negative amount that rounds to zero would otherwise be written as -0.0.
+    return float(value) or 0.0
+
+
+def currency_object(code: str) -> dict[str, str]:
+    """The ``{code, name, symbol}`` object of a currency; unknown codes are their own name."""
+    code = code.upper()
+    name, symbol, _ = CURRENCIES.get(code, (code, code, DEFAULT_MINOR_UNITS))
+    return {"code": code, "name": name, "symbol": symbol}

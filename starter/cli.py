@@ -1,0 +1,82 @@
+"""``billhook``: the command line. Assembles the command groups and turns errors into one line.
+
+Every command module has ``register(subcommands)``, which adds its parsers and sets ``handler``
+(a function of the parsed arguments) as their default. Handlers that need Temporal or Svix import
+``starter.emit``, ``starter.manual`` or ``starter.receiver`` when they run: those libraries take
+about a second to load, which ``endpoint list`` and the like should not pay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from errors import BillhookError
+from starter import attempt, db, endpoint, event_types, listen, message, runtime, trigger
+
+GROUPS = (db, endpoint, event_types, message, attempt, trigger, listen)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``billhook`` parser with every command group registered."""
+    parser = argparse.ArgumentParser(
+        prog="billhook",
+        description="Self-hosted webhook delivery for billing events, on Temporal.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit code is 0, 1 for a refused or failed request, 2 for bad usage.
+
+    Args:
+        argv: the arguments after ``billhook``. When omitted (the console script), they are
+            ``sys.argv[1:]`` and this call owns the process: see ``_exit_after_temporal``.
+    """
+    args = build_parser().parse_args(argv)  # exits 2 with the usage on bad arguments
+    code = run(args)
+    if argv is None and runtime.temporal_used:
+        _exit_after_temporal(code)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command and turn the errors billhook raises on purpose into one line."""
+    try:
+        args.handler(args)
+    except BillhookError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`billhook message show ... | head`): not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return 0
+
+
+def _exit_after_temporal(code: int) -> NoReturn:
+    """End the process without interpreter finalization, once everything is flushed.
+
+    The Temporal client's Rust runtime keeps threads that crash the interpreter's teardown
+    about half the time (SIGSEGV or "PyGILState_Release" aborts, temporalio/sdk-python#300),
+    turning a finished command's exit code into 139. In-process callers (tests) pass ``argv``
+    and never get here.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message on a single line, for scripts that read stderr line by line."""
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,0 +1,87 @@
+"""The Temporal side of ``billhook trigger``: start a ``DeliveryWorkflow`` and watch it.
+
+Imported only by ``trigger``'s handler, since Temporal and the workflows are slow to load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.common import WorkflowIDReusePolicy
+
+from config import Settings
+from errors import NotFound
+from models.delivery import DeliveryStatus, DeliveryWorkflowInput, DeliveryWorkflowResult
+from starter.runtime import Progress
+from starter.temporal import temporal, wait_polling
+from store import Store
+from store.tables import Delivery
+from workflows.delivery import DeliveryWorkflow
+
+#: How often the store is read for progress while the deliveries run.
+POLL_SECONDS = 0.5
+
+
+async def emit_and_wait(
+    settings: Settings, store: Store, input: DeliveryWorkflowInput, wait: float
+) -> DeliveryWorkflowResult | None:
+    """Start the event's delivery and wait up to ``wait`` seconds for every endpoint's outcome.
+
+    Returns:
+        The outcome, or None when it is not done in time (what to do next is printed).
+    """
+    async with temporal(settings) as client:
+        handle = await client.start_workflow(
+            DeliveryWorkflow.run,
+            input,
+            id=input.message_id,
+            task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        print(f"emitted {input.event_type.value} as {input.message_id}", flush=True)
+        watcher = _Watcher(store, input.message_id)
+        try:
+            async with asyncio.timeout(wait):
+                return await wait_polling(handle.result(), watcher.poll, interval=POLL_SECONDS)
+        except TimeoutError:
+            watcher.progress.done()  # end the status line before the explanation
+            _print_still_running(input.message_id, watcher.planned, settings.task_queue)
+            return None
+        finally:
+            watcher.progress.done()
+
+
+class _Watcher:
+    """Shows on stderr how far the deliveries got, from the store."""
+
+    def __init__(self, store: Store, message_id: str) -> None:
+        self.store = store
+        self.message_id = message_id
+        self.progress = Progress()
+        #: Whether the worker stored the message and its deliveries; None until first asked.
+        self.planned: bool | None = None
+
+    async def poll(self) -> None:
+        deliveries = await asyncio.to_thread(self._deliveries)
+        self.planned = deliveries is not None
+        if deliveries is None:
+            self.progress.update("waiting for a worker to pick it up...")
+            return
+        settled = sum(d.status != DeliveryStatus.PENDING for d in deliveries)
+        self.progress.update(f"delivering to {len(deliveries)} endpoint(s): {settled} settled")
+
+    def _deliveries(self) -> list[Delivery] | None:
+        try:
+            self.store.get_message(self.message_id)
+        except NotFound:
+            return None  # not stored yet: no worker has run the workflow's first activity
+        return self.store.deliveries_for_message(self.message_id)
+
+
+def _print_still_running(message_id: str, planned: bool | None, task_queue: str) -> None:
+    if planned is False:
+        print(f"no worker has picked up {message_id} yet: is `make run` up?")
+        print(f"it is delivered once a worker polls task queue {task_queue!r}")
+        return
+    print(f"{message_id} is still being delivered (failed attempts are retried); follow it with")
+    print(f"  billhook message show {message_id}")

@@ -1,0 +1,71 @@
+"""What every command shares: argument types, the clock, the store, progress on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import TextIO, TypeAlias
+
+from config import Settings
+from store import Store
+
+#: What each command module's ``register`` receives: the parent's subcommand table.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (``--limit``)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC: the store refuses naive datetimes."""
+    return datetime.now(UTC)
+
+
+def open_store(settings: Settings) -> Store:
+    """The configured store, checked to be reachable and migrated.
+
+    Raises:
+        StoreNotReady: the database is unreachable or needs ``billhook db upgrade``.
+    """
+    store = Store.from_url(settings.database_url)
+    store.check_ready()
+    return store
+
+
+#: Whether this process made a Temporal client; see ``starter.cli.main`` for why it matters.
+temporal_used = False
+
+
+class Progress:
+    """A status line on stderr: rewritten in place on a terminal, one line per change otherwise."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self._last = ""
+
+    def update(self, text: str) -> None:
+        """Show ``text`` unless it is what is already shown."""
+        if text == self._last:
+            return
+        if self._tty():
+            self.stream.write("\r\033[K" + text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+        self._last = text
+
+    def done(self) -> None:
+        """End the status line so the next output starts on a fresh line."""
+        if self._last and self._tty():
+            self.stream.write("\n")
+            self.stream.flush()
+        self._last = ""
+
+    def _tty(self) -> bool:
+        return self.stream.isatty()

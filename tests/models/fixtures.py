@@ -1,0 +1,177 @@
+"""Fixed inputs of the payload tests: one customer in New York on a monthly plan from Jan 31, 2024.
+
+Period 0 runs Jan 31 - Feb 28 and period 1 Feb 29 - Mar 30 (2024 is a leap year; daylight saving
+time starts on Mar 10), so the payloads show clamped months and both New York offsets.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from models.billing import (
+    Aggregation,
+    AlertSnapshot,
+    ChargeTiming,
+    CustomerSnapshot,
+    FlatCharge,
+    InvoiceState,
+    InvoiceWorkflowInput,
+    LineItemData,
+    MetricSnapshot,
+    PaymentStatus,
+    PlanVersionSnapshot,
+    UsageComponent,
+)
+from models.events import EventType, envelope_body
+from models.payloads import (
+    customer_payload,
+    invoice_payload,
+    subscription_payload,
+    usage_alert_payload,
+)
+from models.periods import period_bounds, zone
+
+NEW_YORK = zone("America/New_York")  # not ZoneInfo(): fixtures also run in the sandbox
+#: When every golden event happened (the envelope's created_at).
+CREATED_AT = datetime(2024, 1, 31, 5, 0, 0, 123456, tzinfo=UTC)
+ANCHOR = datetime(2024, 1, 31, tzinfo=NEW_YORK)
+SUBSCRIPTION_ID = "sub_5d1f0c7e2b8a4e6f9a3c1b7d0e2f4a6c"
+INVOICE_ID = "invoice_8e2a4c6b1d3f4a5b9c7e0f1a2b3c4d5e"
+
+CUSTOMER = CustomerSnapshot(
+    customer_id="acme-corp",
+    name="Acme Corp",
+    email="billing@acme.example",
+    timezone="America/New_York",
+    currency="USD",
+)
+API_CALLS = MetricSnapshot(
+    metric_id="metric_0a1b2c3d4e5f40718293a4b5c6d7e8f9",
+    name="API calls",
+    event_name="api_call",
+    aggregation=Aggregation.COUNT,
+)
+ALERT = AlertSnapshot(
+    alert_id="usg_alert_f0e1d2c3b4a5460798a9bacbdcedfe0f",
+    metric_id=API_CALLS.metric_id,
+    threshold=Decimal(1000),
+)
+PLAN = PlanVersionSnapshot(
+    plan_id="plan_3c4d5e6f708192a3b4c5d6e7f8091a2b",
+    plan_name="Pro",
+    version_id="plan_version_9a8b7c6d5e4f40312a1b0c9d8e7f6a5b",
+    version=2,
+    currency="USD",
+    period="monthly",
+    flat_charge=FlatCharge(amount=Decimal("49.99"), timing=ChargeTiming.IN_ADVANCE),
+    components=[UsageComponent(metric=API_CALLS, unit_price=Decimal("0.01"))],
+    alerts=[ALERT],
+)
+USAGE = Decimal("1234.5")
+PERIOD_0 = period_bounds(ANCHOR, PLAN.period, 0)
+PERIOD_1 = period_bounds(ANCHOR, PLAN.period, 1)
+#: The invoice closing period 0, issued as period 1 starts (workflow time is UTC).
+ISSUED_AT = datetime(2024, 2, 29, 5, 0, tzinfo=UTC)
+DUE_AT = ISSUED_AT + timedelta(days=30)  # net 30, counted in absolute time as workflows do
+INVOICE = InvoiceWorkflowInput(
+    invoice_id=INVOICE_ID,
+    subscription_id=SUBSCRIPTION_ID,
+    customer=CUSTOMER,
+    plan=PLAN,
+    line_items=[
+        LineItemData(
+            name="API calls",
+            start=PERIOD_0[0],
+            end=PERIOD_0[1],
+            quantity=USAGE,
+            billing_type="in_arrears",
+            base=USAGE * PLAN.components[0].unit_price,  # 12.345: rounds half up to 12.35
+            metric_id=API_CALLS.metric_id,
+        ),
+        LineItemData(
+            name="Pro flat fee",
+            start=PERIOD_1[0],
+            end=PERIOD_1[1],
+            quantity=None,
+            billing_type="in_advance",
+            base=Decimal("49.99"),
+        ),
+    ],
+)
+PAYMENT = {
+    "external_payment_obj_id": "ch_3OqZ2a2eZvKYlo2C1",
+    "external_payment_obj_type": "stripe",
+    "external_payment_obj_status": "succeeded",
+}
+TRIGGERED_AT = datetime(2024, 2, 10, 14, 2, 11, 532000, tzinfo=UTC)
+
+
+def invoice_state(status: PaymentStatus, **changes: Any) -> InvoiceState:
+    """The state of the fixed invoice with ``status`` and any other ``changes``."""
+    fields: dict[str, Any] = {
+        "invoice_id": INVOICE_ID,
+        "invoice_number": "240229-000001",
+        "subscription_id": SUBSCRIPTION_ID,
+        "customer_id": CUSTOMER.customer_id,
+        "amount": INVOICE.amount,
+        "currency": PLAN.currency,
+        "issue_date": ISSUED_AT,
+        "due_date": DUE_AT,
+    }
+    return InvoiceState(**(fields | {"payment_status": status} | changes))
+
+
+def subscription(period: tuple[datetime, datetime, datetime], **flags: bool) -> dict[str, Any]:
+    """The fixed subscription's payload for ``period`` with ``is_new`` and ``auto_renew``."""
+    return subscription_payload(
+        subscription_id=SUBSCRIPTION_ID,
+        customer=CUSTOMER,
+        plan=PLAN,
+        start=period[0],
+        end=period[1],
+        auto_renew=flags.get("auto_renew", True),
+        is_new=flags["is_new"],
+    )
+
+
+def usage_alert() -> dict[str, Any]:
+    """The alert on API calls crossing 1,000 in period 0."""
+    return usage_alert_payload(
+        subscription=subscription(PERIOD_0, is_new=True),
+        plan=PLAN,
+        alert=ALERT,
+        metric=API_CALLS,
+        usage=USAGE,
+        time_triggered=TRIGGERED_AT,
+        customer=CUSTOMER,
+    )
+
+
+def payload(event_type: EventType) -> dict[str, Any]:
+    """The payload a workflow builds for ``event_type`` from the fixed inputs."""
+    match event_type:
+        case EventType.CUSTOMER_CREATED:
+            return customer_payload(CUSTOMER)
+        case EventType.SUBSCRIPTION_CREATED:
+            return subscription(PERIOD_0, is_new=True)
+        case EventType.SUBSCRIPTION_RENEWED:
+            return subscription(PERIOD_1, is_new=False)
+        case EventType.SUBSCRIPTION_CANCELLED:  # cancelled at the end of period 1
+            return subscription(PERIOD_1, is_new=False, auto_renew=False)
+        case EventType.INVOICE_CREATED:
+            return invoice_payload(INVOICE, invoice_state(PaymentStatus.UNPAID))
+        case EventType.INVOICE_PAID:
+            return invoice_payload(INVOICE, invoice_state(PaymentStatus.PAID, **PAYMENT))
+        case EventType.INVOICE_PAST_DUE:
+            return invoice_payload(INVOICE, invoice_state(PaymentStatus.UNPAID, past_due=True))
+        case EventType.USAGE_ALERT_TRIGGERED:
+            return usage_alert()
+
+
+def body(event_type: EventType) -> bytes:
+    """The envelope a receiver gets on the first attempt of ``event_type``."""
+    return envelope_body(
+        attempt=1, created_at=CREATED_AT, event_type=event_type.value, payload=payload(event_type)
+    )

@@ -1,0 +1,113 @@
+"""Invoices on the time-skipping server: due dates, past due, payment, zero amounts, voids."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from config import Settings
+from models.billing import (
+    InvoiceState,
+    InvoiceWorkflowInput,
+    LineItemData,
+    PayInput,
+    PaymentStatus,
+)
+from models.events import EventType, message_id
+from store import Store
+from tests.conftest import RunWorker
+from tests.lifecycle import Billing, billing_setup, local, messages, settled
+from workflows.invoice import InvoiceWorkflow
+
+
+async def issue(
+    env: WorkflowEnvironment, settings: Settings, billing: Billing, amount: str
+) -> WorkflowHandle[InvoiceWorkflow, InvoiceState]:
+    invoice_id = f"invoice_{uuid.uuid4().hex}"
+    line = LineItemData(
+        name="Pro flat fee",
+        start=local(2028, 1, 1),
+        end=local(2028, 2, 1) - timedelta(microseconds=1),
+        quantity=Decimal(1),
+        billing_type="in_advance",
+        base=Decimal(amount),
+    )
+    input = InvoiceWorkflowInput(
+        invoice_id=invoice_id,
+        subscription_id=f"sub_{uuid.uuid4().hex}",
+        customer=billing.customer,
+        plan=billing.plan,
+        line_items=[line],
+    )
+    return await env.client.start_workflow(
+        InvoiceWorkflow.run, input, id=f"invoice-{invoice_id}", task_queue=settings.task_queue
+    )
+
+
+async def test_past_due_at_issue_plus_net_terms_then_paid_with_its_own_id(
+    ts_env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
+) -> None:
+    billing = billing_setup(store, net_terms_days=14)
+    async with run_worker(ts_env.client, settings):
+        handle = await issue(ts_env, settings, billing, "49.99")
+        await ts_env.sleep(timedelta(days=15))
+        state = await handle.query(InvoiceWorkflow.details)
+        assert state is not None and state.past_due
+        paid = await handle.execute_update(
+            InvoiceWorkflow.pay,
+            PayInput(external_payment_obj_id="pi_123", external_payment_obj_type="stripe"),
+        )
+        final = await handle.result()
+        await settled(store, "invoice.paid", 1)
+
+    assert paid.payment_status is PaymentStatus.PAID and final == paid
+    [created] = messages(store, "invoice.created")
+    [past_due] = messages(store, "invoice.past_due")
+    [paid_event] = messages(store, "invoice.paid")
+    invoice_id = final.invoice_id
+    assert created["id"] == message_id(EventType.INVOICE_CREATED, invoice_id)
+    assert past_due["id"] == message_id(EventType.INVOICE_PAST_DUE, invoice_id)
+    assert paid_event["id"] == message_id(EventType.INVOICE_PAID, invoice_id)
+    assert (created["payment_status"], past_due["payment_status"]) == ("unpaid", "unpaid")
+    assert paid_event["payment_status"] == "paid"
+    assert paid_event["external_payment_obj_id"] == "pi_123"
+    assert final.due_date - final.issue_date == timedelta(days=14)
+    stored = {m.event_type: m.created_at for m in store.list_messages(limit=10)}
+    assert stored["invoice.past_due"] - final.issue_date == pytest.approx(
+        timedelta(days=14), abs=timedelta(seconds=5)
+    )
+    assert stored["invoice.paid"] > stored["invoice.past_due"]
+    assert billing.catalog.get_invoice(invoice_id).payment_status is PaymentStatus.PAID
+
+
+async def test_a_zero_amount_invoice_is_paid_at_once_without_invoice_paid(
+    ts_env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
+) -> None:
+    billing = billing_setup(store)
+    async with run_worker(ts_env.client, settings):
+        handle = await issue(ts_env, settings, billing, "0")
+        final = await handle.result()
+        await settled(store, "invoice.created", 1)
+    assert final.payment_status is PaymentStatus.PAID
+    [created] = messages(store, "invoice.created")
+    assert (created["payment_status"], created["amount"]) == ("paid", 0)
+    assert messages(store, "invoice.paid") == []
+    assert messages(store, "invoice.past_due") == []
+
+
+async def test_voiding_ends_the_invoice_without_an_event(
+    ts_env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
+) -> None:
+    billing = billing_setup(store)
+    async with run_worker(ts_env.client, settings):
+        handle = await issue(ts_env, settings, billing, "12.00")
+        await handle.execute_update(InvoiceWorkflow.void)
+        final = await handle.result()
+    assert final.payment_status is PaymentStatus.VOIDED
+    assert [m.event_type for m in store.list_messages(limit=10)] == ["invoice.created"]
+    assert billing.catalog.get_invoice(final.invoice_id).payment_status is PaymentStatus.VOIDED

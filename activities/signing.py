@@ -1,58 +1,22 @@
 """Webhook signatures that the Svix and Standard Webhooks libraries verify (delivery.md).
 
-A secret is ``whsec_`` followed by base64; the HMAC key is the decoded part. Each attempt is
-signed afresh with ``HMAC-SHA256(key, "{id}.{timestamp}.{body}")`` for every valid secret, and
-the request carries both header families (``svix-*`` and ``webhook-*``) with the same values.
+A secret is ``whsec_`` followed by base64 (``store.secrets`` owns the format); the HMAC key is
+the decoded part. Each attempt is signed afresh with ``HMAC-SHA256(key, "{id}.{timestamp}.
+{body}")`` for every valid secret, and the request carries both header families (``svix-*``
+and ``webhook-*``) with the same values.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
-import re
-import secrets as _random
 from collections.abc import Sequence
 
 from errors import InvalidSecret
+from store.secrets import generate_secret, secret_key
 
-SECRET_PREFIX = "whsec_"
-
-#: Standard base64, optionally unpadded: the characters every Svix library decodes. Anything
-#: else (spaces, URL-safe ``-_``) is rejected rather than silently skipped as ``b64decode`` would.
-_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
-
-
-def generate_secret() -> str:
-    """A new signing secret: ``whsec_`` and base64 of 24 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(_random.token_bytes(24)).decode("ascii")
-
-
-def secret_key(secret: str) -> bytes:
-    """The HMAC key of a secret: its base64 part, decoded.
-
-    Decodes exactly as the Svix libraries do, so a Lotus secret (``whsec_`` + 32 hex chars)
-    works unchanged: its hex text is read as base64 and gives a 24-byte key.
-
-    Raises:
-        InvalidSecret: not ``whsec_`` followed by base64. The message never quotes the secret.
-    """
-    if not secret.startswith(SECRET_PREFIX):
-        raise InvalidSecret(f"a signing secret must start with {SECRET_PREFIX!r}")
-    encoded = secret.removeprefix(SECRET_PREFIX)
-    if not _BASE64.fullmatch(encoded):
-        raise InvalidSecret(f"a signing secret must be {SECRET_PREFIX!r} followed by base64")
-    data = encoded.rstrip("=")
-    try:
-        # Svix pads before decoding, so unpadded secrets are accepted; so are they here.
-        key = base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
-    except binascii.Error:
-        # The library's message may quote the input: raise ours without it (and without cause).
-        raise InvalidSecret("a signing secret's base64 part has an impossible length") from None
-    if not key:
-        raise InvalidSecret("a signing secret's key is empty")
-    return key
+__all__ = ["generate_secret", "secret_key", "sign", "signature_header", "webhook_headers"]
 
 
 def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:

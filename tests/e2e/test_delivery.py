@@ -28,7 +28,7 @@ from models.delivery import (
 from models.events import EventType
 from store import Store
 from temporal_client import start_delivery
-from tests.conftest import RunWorker
+from tests.conftest import RunWorker, record_history
 from tests.receiver import Receiver
 from workflows.delivery import DeliveryWorkflow
 
@@ -66,6 +66,7 @@ async def test_fails_twice_then_succeeds_with_attempts_1_2_3(
     async with run_worker(dev_env.client, settings):
         event, handle = await emit(dev_env.client, settings)
         result = await handle.result()
+        await record_history(handle, "delivery-two-failures-then-success")
 
     assert result.statuses == {endpoint.id: DeliveryStatus.SUCCEEDED}
     assert len(receiver.requests) == 3

@@ -20,7 +20,7 @@ from models.billing import (
 )
 from models.events import EventType, message_id
 from store import Store
-from tests.conftest import RunWorker
+from tests.conftest import RunWorker, record_history
 from tests.lifecycle import Billing, billing_setup, local, messages, settled
 from workflows.invoice import InvoiceWorkflow
 
@@ -64,6 +64,7 @@ async def test_past_due_at_issue_plus_net_terms_then_paid_with_its_own_id(
         )
         final = await handle.result()
         await settled(store, "invoice.paid", 1)
+        await record_history(handle, "invoice-past-due-then-paid")
 
     assert paid.payment_status is PaymentStatus.PAID and final == paid
     [created] = messages(store, "invoice.created")

@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from config import Settings
 from models.billing import CancelInput, PaymentStatus, SubscriptionStatus, UsageInput
 from store import Store
-from tests.conftest import RunWorker
+from tests.conftest import RunWorker, record_history
 from tests.lifecycle import (
     billing_setup,
     messages,
@@ -48,6 +48,7 @@ async def test_a_monthly_subscription_from_january_31_runs_twelve_periods(
         await handle.execute_update(SubscriptionWorkflow.cancel, CancelInput(at_period_end=True))
         final = await handle.result()
         await settled(store, "invoice.created", 12)
+        await record_history(handle, "subscription-first-period")
 
     assert final.status is SubscriptionStatus.ENDED and final.sequence == 11
     created = messages(store, "subscription.created")

@@ -1,0 +1,29 @@
+"""Recorded histories replayed against today's workflow code: a change that would break
+running workflows (non-determinism) fails here before it reaches a worker."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.conftest import HISTORIES
+from worker import WORKFLOWS
+
+RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
+
+
+def test_histories_are_recorded() -> None:
+    assert {
+        "subscription-first-period",
+        "invoice-past-due-then-paid",
+        "delivery-two-failures-then-success",
+    } <= RECORDED.keys()
+
+
+@pytest.mark.parametrize("name", RECORDED)
+async def test_recorded_history_replays(name: str) -> None:
+    history = WorkflowHistory.from_json(name, RECORDED[name])
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)

@@ -134,7 +134,7 @@ def dev_server(settings: Settings) -> Iterator[None]:
     command = [
         settings.temporal_cli_path(),
         *("server", "start-dev", "--port", port, "--ui-port", "8233"),
-        *("--db-filename", str(settings.data_dir / "temporal.db"), "--log-level", "warn"),
+        *("--db-filename", str(settings.data_dir / "temporal.db"), "--log-level", "error"),
         *("--namespace", settings.temporal_namespace, *dev_server_args()),
     ]
     server = subprocess.Popen(command, start_new_session=True)

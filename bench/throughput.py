@@ -64,7 +64,8 @@ class Counter(BaseHTTPRequestHandler):
 
 
 def progress(label: str, done: int, total: int) -> None:
-    print(f"\r{label}: {done}/{total}", end="", file=sys.stderr, flush=True)
+    if done == total or done % max(1, total // 10) == 0:
+        print(f"{label}: {done}/{total}", file=sys.stderr, flush=True)
 
 
 async def direct(url: str, n: int, concurrency: int) -> float:
@@ -137,6 +138,7 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=50)
     args = parser.parse_args()
+    ThreadingHTTPServer.request_queue_size = 256  # 50 concurrent clients overflow the default 5
     server = ThreadingHTTPServer(("127.0.0.1", 0), Counter)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/hook"

@@ -156,7 +156,9 @@ class SubscriptionWorkflow:
         if input.at_period_end:
             self.status = SubscriptionStatus.CANCELLED
         else:
+            # Ended from this moment; the run issues the final invoice as it wakes up.
             self.cancelled_now = True
+            self.status = SubscriptionStatus.ENDED
             self.end = workflow.now()
         await self._show()
         await self._emit_subscription(EventType.SUBSCRIPTION_CANCELLED, self.sub_id, is_new=False)
@@ -187,7 +189,7 @@ class SubscriptionWorkflow:
         )
 
     def _require_open(self) -> None:
-        if self.status is SubscriptionStatus.ENDED or self.cancelled_now:
+        if self.status is SubscriptionStatus.ENDED:
             raise ValueError(f"subscription {self.sub_id} has ended")
         if self.closing:
             # The next run (continue-as-new) takes requests again within moments.

@@ -12,12 +12,14 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
 import pytest
+from psycopg import sql
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
@@ -78,6 +80,40 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def _postgres_admin() -> psycopg.Connection[tuple[object, ...]]:
+    """An autocommit connection to the maintenance database (CREATE/DROP DATABASE need one)."""
+    try:
+        return psycopg.connect(POSTGRES_ADMIN, autocommit=True)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("BILLHOOK_TEST_NO_POSTGRES") == "1":
+            pytest.skip("PostgreSQL skipped: BILLHOOK_TEST_NO_POSTGRES=1")
+        pytest.fail(
+            f"PostgreSQL at 127.0.0.1:5432 is unreachable ({exc}); start it, or set "
+            "BILLHOOK_TEST_NO_POSTGRES=1 to run the store tests on SQLite only",
+            pytrace=False,
+        )
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """The URL of a new, empty database on the machine's PostgreSQL, dropped afterwards."""
+    name = f"billhook_test_{uuid.uuid4().hex}"
+    with _postgres_admin() as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield POSTGRES_URL.format(name=name)
+    finally:
+        with _postgres_admin() as admin:
+            # FORCE: a failed test may leave a pooled connection open.
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 @pytest.fixture

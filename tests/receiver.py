@@ -14,6 +14,7 @@ class Received:
 
     body: bytes
     headers: dict[str, str]
+    path: str = "/"
 
 
 @dataclass
@@ -25,10 +26,12 @@ class Receiver:
     extra_headers: dict[str, str] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
     url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def answer(self, received: Received) -> int:
-        self.requests.append(received)
-        return self.statuses.pop(0) if self.statuses else self.default
+        with self.lock:
+            self.requests.append(received)
+            return self.statuses.pop(0) if self.statuses else self.default
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
@@ -36,7 +39,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             status = receiver.answer(
-                Received(body, {k.lower(): v for k, v in self.headers.items()})
+                Received(body, {k.lower(): v for k, v in self.headers.items()}, self.path)
             )
             self.send_response(status)
             for name, value in receiver.extra_headers.items():

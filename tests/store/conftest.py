@@ -7,35 +7,15 @@ unreachable the tests fail, so a green run always means both databases were exer
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
-from psycopg import sql
 
 from store import Store
 from store.catalog import Catalog
-
-POSTGRES_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def _admin() -> psycopg.Connection[tuple[object, ...]]:
-    """An autocommit connection to the maintenance database (CREATE/DROP DATABASE need one)."""
-    try:
-        return psycopg.connect(POSTGRES_ADMIN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("BILLHOOK_TEST_NO_POSTGRES") == "1":
-            pytest.skip("PostgreSQL skipped: BILLHOOK_TEST_NO_POSTGRES=1")
-        pytest.fail(
-            f"PostgreSQL at 127.0.0.1:5432 is unreachable ({exc}); start it, or set "
-            "BILLHOOK_TEST_NO_POSTGRES=1 to run the store tests on SQLite only",
-            pytrace=False,
-        )
+from tests.conftest import postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -45,17 +25,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         # A subdirectory that does not exist yet: from_url must create it.
         yield f"sqlite:///{tmp_path / 'data' / 'billhook.db'}"
         return
-    name = f"billhook_test_{uuid.uuid4().hex}"
-    with _admin() as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield POSTGRES_URL.format(name=name)
-    finally:
-        with _admin() as admin:
-            # FORCE: a failed test may leave a pooled connection open.
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

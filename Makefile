@@ -7,7 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench clean
+NODE_EXAMPLE := docs/examples/node
+
+.PHONY: run test tools bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "error: need Python >= 3.11 (python3.12 or python3.11 on PATH)"; exit 1; }
@@ -21,8 +23,20 @@ run: $(STAMP)
 	BILLHOOK_ENVIRONMENT=development BILLHOOK_ALLOWED_NETWORKS=127.0.0.0/8,::1/128 \
 		$(BIN)/python worker.py --dev
 
+## Tools the tests use beyond Python: docker-compose (validates docker-compose.yml; no engine
+## needed) from Debian, and the Node receiver example's packages from npm.
+tools:
+	@command -v docker-compose >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing docker-compose (Debian) ..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; \
+		else echo "error: the tests need docker-compose: sudo apt-get install docker-compose"; exit 1; fi; }
+	@if [ -f $(NODE_EXAMPLE)/package-lock.json ] && [ ! -d $(NODE_EXAMPLE)/node_modules ]; then \
+		echo "installing the Node receiver example's packages ..."; \
+		npm ci --prefix $(NODE_EXAMPLE) --no-audit --no-fund --loglevel=error; fi
+
 ## Lint, type-check and run the whole test suite.
-test: $(STAMP)
+test: $(STAMP) tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .

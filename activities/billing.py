@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from errors import Conflict
+from errors import Conflict, InvalidInput, NotFound
 from models.billing import (
     CustomerWorkflowInput,
     InvoiceState,
@@ -22,6 +25,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@contextmanager
+def refusals_are_final() -> Iterator[None]:
+    """Raise the catalog's refusals as non-retryable: retrying bad input never succeeds."""
+    try:
+        yield
+    except (InvalidInput, Conflict, NotFound) as err:
+        raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
+
+
 class BillingActivities:
     """Store writes and reads of the billing workflows, built in ``worker.py``."""
 
@@ -31,11 +43,12 @@ class BillingActivities:
     @activity.defn
     def create_customer(self, input: CustomerWorkflowInput) -> None:
         """Store the customer; one already stored by an earlier try of this activity is kept."""
-        try:
-            self.catalog.create_customer(input.customer, utcnow())
-        except Conflict:
-            if self.catalog.get_customer(input.customer.customer_id) != input.customer:
-                raise
+        with refusals_are_final():
+            try:
+                self.catalog.create_customer(input.customer, utcnow())
+            except Conflict:
+                if self.catalog.get_customer(input.customer.customer_id) != input.customer:
+                    raise
 
     @activity.defn
     def issue_invoice(self, input: IssueInvoiceInput) -> InvoiceState:
@@ -55,4 +68,5 @@ class BillingActivities:
     @activity.defn
     def latest_plan_version(self, plan: PlanRef) -> PlanVersionSnapshot:
         """The plan's newest version, which a renewing subscription moves onto."""
-        return self.catalog.latest_version(plan.plan_id)
+        with refusals_are_final():
+            return self.catalog.latest_version(plan.plan_id)

@@ -123,7 +123,7 @@ class Catalog:
             InvalidInput: a bad id, timezone, currency, email or net terms; nothing was written.
             Conflict: a customer with this id exists already; nothing was written.
         """
-        _check_customer(customer)
+        check_customer(customer)
         row = customer.model_dump(exclude={"customer_id"})
         row.update(id=customer.customer_id, created_at=now)
         with self._session() as session:
@@ -504,7 +504,15 @@ def _required(what: str, value: str) -> str:
     return value
 
 
-def _check_customer(customer: CustomerSnapshot) -> None:
+def check_customer(customer: CustomerSnapshot) -> None:
+    """Refuse a customer the catalog would not store (id, timezone, currency, email, terms).
+
+    Public so the command line can refuse before it takes the ``customer-<id>`` workflow id,
+    which can never be used again.
+
+    Raises:
+        InvalidInput: what is wrong, in one line.
+    """
     customer_id = customer.customer_id
     if not customer_id.strip() or len(customer_id) > CUSTOMER_ID_MAX_LENGTH:
         raise InvalidInput(

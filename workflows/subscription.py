@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.billing import BillingActivities
@@ -33,6 +34,9 @@ with workflow.unsafe.imports_passed_through():
 from workflows.delivery import STORE_RETRY, STORE_TIMEOUT
 from workflows.emit import emit
 from workflows.invoice import InvoiceWorkflow
+
+#: The error type of the one refusal a caller should simply retry (see ``_require_open``).
+PERIOD_CLOSING = "PeriodClosing"
 
 
 @workflow.defn
@@ -193,8 +197,10 @@ class SubscriptionWorkflow:
             raise ValueError(f"subscription {self.sub_id} has ended")
         if self.closing:
             # The next run (continue-as-new) takes requests again within moments.
-            raise ValueError(
-                f"subscription {self.sub_id} is closing period {self.input.sequence}; retry shortly"
+            raise ApplicationError(
+                f"subscription {self.sub_id} is closing period {self.input.sequence}; "
+                "retry shortly",
+                type=PERIOD_CLOSING,
             )
 
     # Period end --------------------------------------------------------------------------

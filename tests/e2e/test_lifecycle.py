@@ -15,6 +15,7 @@ from pathlib import Path
 
 import svix.webhooks
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
@@ -34,7 +35,7 @@ from tests.conftest import RunWorker
 from tests.lifecycle import NEW_YORK, billing_setup, subscribe
 from tests.receiver import Receiver
 from workflows.invoice import InvoiceWorkflow
-from workflows.subscription import SubscriptionWorkflow
+from workflows.subscription import PERIOD_CLOSING, SubscriptionWorkflow
 
 
 async def until(check: Callable[[], bool], what: str, seconds: float = 40) -> None:
@@ -53,7 +54,7 @@ async def cancel_now(handle: WorkflowHandle[SubscriptionWorkflow, SubscriptionSt
             await handle.execute_update(SubscriptionWorkflow.cancel, CancelInput())
             return
         except WorkflowUpdateFailedError as err:
-            if "retry shortly" not in str(err.cause):
+            if not isinstance(err.cause, ApplicationError) or err.cause.type != PERIOD_CLOSING:
                 raise
             await asyncio.sleep(0.25)
     raise AssertionError("the subscription kept closing periods")

@@ -1,0 +1,132 @@
+"""What the billing commands share: the catalog, parsing of numbers, and how amounts read.
+
+Numbers are parsed here rather than by argparse types so that a bad one is refused like any
+other bad input: one ``error:`` line and exit 1, with nothing written or started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from config import Settings
+from errors import InvalidInput
+from models.billing import InvoiceState, PaymentStatus, SubscriptionState
+from models.money import round_money
+from models.periods import in_timezone
+from starter.runtime import open_store
+from starter.table import render
+from store.catalog import Catalog
+
+#: How long a command waits for a worker to answer before saying none seems to be running.
+WORKER_WAIT_SECONDS = 20.0
+
+
+def open_catalog(settings: Settings) -> Catalog:
+    """The catalog of the configured store, checked to be reachable and migrated.
+
+    Raises:
+        StoreNotReady: the database is unreachable or needs ``billhook db upgrade``.
+    """
+    return Catalog(open_store(settings).engine)
+
+
+def parse_decimal(what: str, text: str) -> Decimal:
+    """``text`` as an exact decimal; the catalog and the workflows judge its range.
+
+    Raises:
+        InvalidInput: ``text`` is not a finite number.
+    """
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise InvalidInput(f"the {what} {text!r} is not a number; give one like 12.50")
+    return value
+
+
+def parse_days(text: str | None) -> int | None:
+    """``--net-terms``: a whole number of days, 0 or more; None when not given.
+
+    Raises:
+        InvalidInput: not a whole number, or negative.
+    """
+    if text is None:
+        return None
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise InvalidInput(f"net terms {text!r} must be a whole number of days, 0 or more")
+    return days
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """``12.50 USD``: the currency's minor unit, or more digits when the amount has them."""
+    rounded = round_money(amount, currency)
+    shown = rounded if rounded == amount else amount.normalize()
+    return f"{shown:f} {currency}"
+
+
+def number(value: Decimal) -> str:
+    """A quantity without trailing zeros: ``120``, ``0.5``."""
+    return f"{value.normalize():f}"
+
+
+def local_time(moment: datetime, timezone: str) -> str:
+    """``2024-01-31 00:00:00-05:00``: a billing time as the customer's clock reads it."""
+    return in_timezone(moment, timezone).isoformat(sep=" ", timespec="seconds")
+
+
+def invoice_status(invoice: InvoiceState) -> str:
+    """``paid``, ``voided``, ``unpaid``, or ``unpaid, past due``."""
+    if invoice.payment_status is PaymentStatus.UNPAID and invoice.past_due:
+        return "unpaid, past due"
+    return invoice.payment_status.value
+
+
+def render_invoices(invoices: Sequence[InvoiceState]) -> str:
+    """Invoices as a table, in the order given."""
+    rows = [
+        (
+            i.invoice_id,
+            i.invoice_number,
+            i.customer_id,
+            money(i.amount, i.currency),
+            invoice_status(i),
+            i.issue_date,
+            i.due_date,
+        )
+        for i in invoices
+    ]
+    headers = ["invoice", "number", "customer", "amount", "status", "issued", "due"]
+    return render(headers, rows)
+
+
+def render_subscriptions(
+    subscriptions: Sequence[SubscriptionState], plan_names: dict[str, str]
+) -> str:
+    """Subscription records as a table; ``plan_names`` maps plan ids to names."""
+    rows = [
+        (
+            s.subscription_id,
+            s.customer_id,
+            plan_names.get(s.plan_id, s.plan_id),
+            s.status,
+            "yes" if s.auto_renew else "no",
+            s.sequence + 1,
+            s.period_start,
+            s.period_end,
+        )
+        for s in subscriptions
+    ]
+    headers = ["subscription", "customer", "plan", "status", "renews", "period", "start", "end"]
+    return render(headers, rows)
+
+
+def plan_names(catalog: Catalog) -> dict[str, str]:
+    """Every plan's name by its id."""
+    return {version.plan_id: version.plan_name for version in catalog.list_plans()}

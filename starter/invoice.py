@@ -1,0 +1,113 @@
+"""``billhook invoice ...``: inspect invoices, pay them, void them (through their workflows)."""
+
+from __future__ import annotations
+
+import argparse
+
+from config import get_settings
+from models.billing import InvoiceState, PayInput, PaymentStatus
+from starter.billing import invoice_status, money, number, open_catalog, render_invoices
+from starter.runtime import Subcommands
+from starter.table import render, render_fields
+
+
+def register(commands: Subcommands) -> None:
+    """Add ``invoice`` and its subcommands to the command line."""
+    group = commands.add_parser("invoice", help="inspect, pay and void invoices")
+    sub = group.add_subparsers(dest="invoice_command", required=True, metavar="COMMAND")
+    show = sub.add_parser("show", help="show an invoice and its lines")
+    show.add_argument("invoice_id", metavar="INVOICE_ID")
+    show.set_defaults(handler=show_invoice)
+    listing = sub.add_parser("list", help="list invoices, newest first")
+    listing.add_argument("--customer", metavar="C", help="only this customer's")
+    listing.add_argument("--subscription", metavar="S", help="only this subscription's")
+    listing.add_argument("--status", choices=[s.value for s in PaymentStatus])
+    listing.set_defaults(handler=list_invoices)
+    pay = sub.add_parser("pay", help="mark an invoice paid and emit invoice.paid")
+    pay.add_argument("invoice_id", metavar="INVOICE_ID")
+    pay.add_argument("--external-id", help="the payment's id at your payment provider")
+    pay.add_argument("--external-type", help="the payment provider, like stripe")
+    pay.add_argument("--external-status", help="the payment's status at the provider")
+    pay.set_defaults(handler=pay_invoice)
+    void = sub.add_parser("void", help="void an unpaid invoice (no event is emitted)")
+    void.add_argument("invoice_id", metavar="INVOICE_ID")
+    void.set_defaults(handler=void_invoice)
+
+
+def show_invoice(args: argparse.Namespace) -> None:
+    """Print an invoice's state and its lines."""
+    catalog = open_catalog(get_settings())
+    invoice = catalog.get_invoice(args.invoice_id)
+    print(render_fields(_fields(invoice)))
+    lines = [
+        (
+            line.name,
+            line.billing_type,
+            None if line.quantity is None else number(line.quantity),
+            money(line.base, invoice.currency),
+            line.start,
+            line.end,
+        )
+        for line in catalog.invoice_lines(invoice.invoice_id)
+    ]
+    print("\nlines")
+    print(render(["name", "billing", "quantity", "amount", "from", "to"], lines))
+
+
+def _fields(invoice: InvoiceState) -> list[tuple[str, object]]:
+    return [
+        ("id", invoice.invoice_id),
+        ("number", invoice.invoice_number),
+        ("customer", invoice.customer_id),
+        ("subscription", invoice.subscription_id),
+        ("amount", money(invoice.amount, invoice.currency)),
+        ("status", invoice_status(invoice)),
+        ("issued", invoice.issue_date),
+        ("due", invoice.due_date),
+        ("payment id", invoice.external_payment_obj_id),
+        ("payment type", invoice.external_payment_obj_type),
+        ("payment status", invoice.external_payment_obj_status),
+    ]
+
+
+def list_invoices(args: argparse.Namespace) -> None:
+    """Print invoices, newest first, filtered by customer, subscription and status."""
+    status = PaymentStatus(args.status) if args.status else None
+    invoices = open_catalog(get_settings()).list_invoices(
+        customer_id=args.customer, subscription_id=args.subscription, status=status
+    )
+    print(render_invoices(invoices))
+
+
+def pay_invoice(args: argparse.Namespace) -> None:
+    """Pay an unpaid invoice; paying a paid one again changes nothing and succeeds."""
+    from starter import billing_temporal  # Temporal: loaded only by the commands that use it
+
+    settings = get_settings()
+    catalog = open_catalog(settings)
+    before = catalog.get_invoice(args.invoice_id)  # an unknown id fails before Temporal
+    payment = PayInput(
+        external_payment_obj_id=args.external_id,
+        external_payment_obj_type=args.external_type,
+        external_payment_obj_status=args.external_status,
+    )
+    paid = billing_temporal.run(
+        settings, catalog, lambda billing: billing.pay(args.invoice_id, payment)
+    )
+    amount = money(paid.amount, paid.currency)
+    if before.payment_status is PaymentStatus.PAID:
+        print(f"invoice {paid.invoice_id} ({amount}) is already paid; nothing changed")
+    else:
+        print(f"paid invoice {paid.invoice_id} ({amount}); invoice.paid is emitted")
+
+
+def void_invoice(args: argparse.Namespace) -> None:
+    """Void an unpaid invoice through its workflow."""
+    from starter import billing_temporal  # Temporal: loaded only by the commands that use it
+
+    settings = get_settings()
+    catalog = open_catalog(settings)
+    catalog.get_invoice(args.invoice_id)  # an unknown id fails before Temporal is asked
+    voided = billing_temporal.run(settings, catalog, lambda billing: billing.void(args.invoice_id))
+    amount = money(voided.amount, voided.currency)
+    print(f"voided invoice {voided.invoice_id} ({amount}); it can no longer be paid")

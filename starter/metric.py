@@ -1,0 +1,56 @@
+"""``billhook metric ...``: define what usage counts (or sums), and list the metrics."""
+
+from __future__ import annotations
+
+import argparse
+
+from config import get_settings
+from errors import InvalidInput
+from models.billing import Aggregation
+from starter.billing import open_catalog
+from starter.runtime import Subcommands, utcnow
+from starter.table import render, render_fields
+
+
+def register(commands: Subcommands) -> None:
+    """Add ``metric`` and its subcommands to the command line."""
+    group = commands.add_parser("metric", help="define and list usage metrics")
+    sub = group.add_subparsers(dest="metric_command", required=True, metavar="COMMAND")
+    create = sub.add_parser("create", help="create a metric")
+    create.add_argument("name", metavar="NAME", help="a label, like 'API calls'")
+    create.add_argument("--event", required=True, metavar="EVENT_NAME", help="events it measures")
+    create.add_argument(
+        "--aggregation",
+        choices=[a.value for a in Aggregation],
+        default=Aggregation.COUNT.value,
+        help="count the events, or sum a property of them (default count)",
+    )
+    create.add_argument("--property", metavar="P", help="the property a sum adds up")
+    create.set_defaults(handler=create_metric)
+    sub.add_parser("list", help="list metrics").set_defaults(handler=list_metrics)
+
+
+def create_metric(args: argparse.Namespace) -> None:
+    """Create a metric and print its id."""
+    aggregation = Aggregation(args.aggregation)
+    if aggregation is Aggregation.SUM and args.property is None:
+        raise InvalidInput("a sum metric adds up a property of its events; give --property")
+    metric = open_catalog(get_settings()).create_metric(
+        args.name, args.event, aggregation, utcnow(), property_name=args.property
+    )
+    print(f"created metric {metric.metric_id}")
+    fields = [
+        ("name", metric.name),
+        ("event", metric.event_name),
+        ("aggregation", metric.aggregation),
+        ("property", metric.property_name),
+    ]
+    print(render_fields(fields))
+    print(f"bill it in a plan: billhook plan create NAME --usage {metric.metric_id}:UNIT_PRICE")
+
+
+def list_metrics(args: argparse.Namespace) -> None:
+    """Print every metric, oldest first."""
+    metrics = open_catalog(get_settings()).list_metrics()
+    rows = [(m.metric_id, m.name, m.event_name, m.aggregation, m.property_name) for m in metrics]
+    print(render(["id", "name", "event", "aggregation", "property"], rows))

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     disable_after: timedelta = timedelta(days=5)
     secret_grace: timedelta = timedelta(hours=24)
     log_level: str = "INFO"
+    #: ``json``: one JSON object per line (time, level, logger, message, Temporal context).
+    log_format: Literal["text", "json"] = "text"
+    #: The worker serves Prometheus metrics on 0.0.0.0:PORT; None (the default) serves none.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
     data_dir: Path = Path(".data")
     temporal_cli: str | None = None
 
@@ -53,6 +57,12 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_networks(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _parse_port(cls, value: object) -> object:
+        # An empty BILLHOOK_METRICS_PORT= (a compose file's default) means off, as unset does.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("retry_schedule", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 
 from config import Settings
 from models.billing import (
@@ -20,12 +21,18 @@ from workflows.delivery import DeliveryWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 
-async def connect(settings: Settings) -> Client:
-    """A Temporal client with the pydantic data converter, for the configured namespace."""
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """A Temporal client with the pydantic data converter, for the configured namespace.
+
+    Args:
+        settings: where Temporal is.
+        runtime: the SDK runtime (telemetry: metrics, core logs); the SDK's default when None.
+    """
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        runtime=runtime,
     )
 
 

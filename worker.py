@@ -3,6 +3,10 @@
 ``python worker.py`` runs a worker against the configured Temporal server.
 ``python worker.py --dev`` (what ``make run`` does) first starts Temporal's dev server, persisted
 under ``.data/``, with the Web UI on :8233 and billhook's search attributes registered.
+
+With ``BILLHOOK_METRICS_PORT`` set, the worker serves Prometheus metrics there (Temporal's SDK
+metrics and billhook's, see ``activities.metrics``). SIGTERM or SIGINT stops polling, lets the
+attempts in flight finish and record themselves, then exits 0.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import logging
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,10 +26,13 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client
+from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+import logs
 from activities.billing import BillingActivities
 from activities.delivery import DeliveryActivities
+from activities.metrics import DeliveryMetrics, prometheus_config
 from config import Settings, get_settings
 from models.search import dev_server_args
 from store import Store
@@ -73,18 +79,60 @@ def build_worker(
     executor: ThreadPoolExecutor,
     extra_workflows: Sequence[type] = (),
 ) -> Worker:
-    """The worker for ``settings.task_queue``: used by ``main`` and by the tests alike."""
+    """The worker for ``settings.task_queue``: used by ``main`` and by the tests alike.
+
+    billhook's metrics go to the client's runtime, the one exporting Temporal's own: they are
+    served on the same port, and cost nothing when that runtime exports no metrics.
+    """
+    delivery = DeliveryActivities(http, store, settings, delivery_metrics(client, settings))
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
-        activities=activities_of(
-            DeliveryActivities(http, store, settings), BillingActivities(Catalog(store.engine))
-        ),
+        activities=activities_of(delivery, BillingActivities(Catalog(store.engine))),
         activity_executor=executor,
-        # Let attempts in flight finish (15 s HTTP timeout) and record themselves on shutdown.
-        graceful_shutdown_timeout=timedelta(seconds=settings.request_timeout_seconds + 5),
+        graceful_shutdown_timeout=graceful_shutdown_timeout(settings),
     )
+
+
+def graceful_shutdown_timeout(settings: Settings) -> timedelta:
+    """How long a stopping worker lets attempts in flight finish and record themselves.
+
+    An attempt is bounded by the HTTP timeout; the margin covers recording it in the store.
+    """
+    return timedelta(seconds=settings.request_timeout_seconds + 5)
+
+
+def delivery_metrics(client: Client, settings: Settings) -> DeliveryMetrics:
+    """billhook's instruments on the meter of ``client``'s runtime, labelled with the queue."""
+    runtime = client.service_client.config.runtime or Runtime.default()
+    meter = runtime.metric_meter.with_additional_attributes(
+        {"namespace": client.namespace, "task_queue": settings.task_queue}
+    )
+    return DeliveryMetrics(meter)
+
+
+def telemetry_runtime(settings: Settings) -> Runtime | None:
+    """The SDK runtime the worker's client uses; None (the SDK's default) when nothing is set.
+
+    Raises:
+        SystemExit: the metrics port cannot be bound (in use, or not allowed).
+    """
+    port = settings.metrics_port
+    if port is None and settings.log_format == "text":
+        return None
+    try:
+        return Runtime(
+            telemetry=TelemetryConfig(
+                logging=logs.core_logging(settings.log_format),
+                metrics=prometheus_config(port) if port is not None else None,
+            )
+        )
+    except ValueError as exc:
+        raise SystemExit(
+            f"error: cannot serve metrics on port {port}: {exc}; "
+            "set BILLHOOK_METRICS_PORT to a free port"
+        ) from exc
 
 
 def http_client() -> httpx.AsyncClient:
@@ -101,7 +149,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Migrate the store, connect, and run the worker until ``stop`` is set."""
     store = Store.from_url(settings.database_url)
     store.upgrade()
-    client = await connect(settings)
+    client = await connect(settings, runtime=telemetry_runtime(settings))
+    if settings.metrics_port is not None:
+        log.info("metrics on http://0.0.0.0:%d/metrics", settings.metrics_port)
     async with http_client() as http:
         with ThreadPoolExecutor(max_workers=32, thread_name_prefix="billhook-store") as executor:
             async with build_worker(client, settings, store, http, executor):
@@ -112,7 +162,22 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                     settings.temporal_namespace,
                 )
                 await stop.wait()
-                log.info("stopping: letting attempts in flight finish")
+                grace = graceful_shutdown_timeout(settings).total_seconds()
+                log.info("stopping: no new tasks; attempts in flight have %g s to finish", grace)
+                stopping = time.monotonic()
+            # Leaving the block waited for the attempts in flight, or cancelled the late ones.
+            _log_stopped(time.monotonic() - stopping, grace)
+
+
+def _log_stopped(waited: float, grace: float) -> None:
+    if waited < grace:
+        log.info("worker stopped after %.1f s: attempts in flight finished and recorded", waited)
+    else:
+        log.warning(
+            "worker stopped: attempts still running after %g s were cancelled; "
+            "Temporal retries them",
+            grace,
+        )
 
 
 def _port_open(address: str) -> bool:
@@ -164,8 +229,17 @@ async def _serve(settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, _on_signal, sig, stop)
     await run_worker(settings, stop)
+
+
+def _on_signal(sig: signal.Signals, stop: asyncio.Event) -> None:
+    if stop.is_set():
+        # The graceful shutdown is already under way: a second signal must not cut it short.
+        log.info("received %s again: still waiting for attempts in flight", sig.name)
+        return
+    log.info("received %s: shutting down gracefully", sig.name)
+    stop.set()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -174,10 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dev", action="store_true", help="also run Temporal's dev server")
     args = parser.parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_format, settings.log_level)
     context = dev_server(settings) if args.dev else contextlib.nullcontext()
     with context:
         if args.dev:
@@ -187,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
         asyncio.run(_serve(settings))
-    print("stopped.", file=sys.stderr)
+    log.info("stopped")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import outcome, signing, transport
+from activities.metrics import DeliveryMetrics, attempt_result
 from config import Settings
 from models.delivery import (
     AttemptTrigger,
@@ -55,15 +56,22 @@ def utcnow() -> datetime:
 class DeliveryActivities:
     """Delivery's side effects, built once in ``worker.py`` with the process's resources."""
 
-    def __init__(self, http: httpx.AsyncClient, store: Store, settings: Settings) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        store: Store,
+        settings: Settings,
+        metrics: DeliveryMetrics | None = None,
+    ) -> None:
         self.http = http
         self.store = store
         self.settings = settings
+        self.metrics = metrics or DeliveryMetrics()
 
     @activity.defn
     def plan_deliveries(self, input: PlanDeliveriesInput) -> PlannedDeliveries:
         """Store the message and choose its endpoints: subscribed now; disabled ones skipped."""
-        return self.store.plan_deliveries(
+        plan = self.store.plan_deliveries(
             message_id=input.message_id,
             event_type=input.event_type.value,
             business_key=input.business_key,
@@ -72,6 +80,9 @@ class DeliveryActivities:
             now=utcnow(),
             max_attempts=self.settings.max_attempts,
         )
+        if plan.skipped_endpoint_ids:
+            self.metrics.delivery(input.event_type.value, "skipped", len(plan.skipped_endpoint_ids))
+        return plan
 
     @activity.defn
     def fail_delivery(self, input: FailDeliveryInput) -> None:
@@ -79,6 +90,8 @@ class DeliveryActivities:
         self.store.settle_delivery(
             input.message_id, input.endpoint_id, DeliveryStatus.FAILED, utcnow()
         )
+        # Rare (attempts that died without recording): worth a read for the event type label.
+        self.metrics.delivery(self.store.get_message(input.message_id).event_type, "failed")
 
     @activity.defn
     async def deliver_message(self, input: DeliverInput) -> DeliverResult:
@@ -97,6 +110,7 @@ class DeliveryActivities:
                 DeliveryStatus.SKIPPED,
                 utcnow(),
             )
+            self.metrics.delivery(ctx.event_type, "skipped")
             return DeliverResult(status=DeliveryStatus.SKIPPED, attempt=number)
         # Temporal's start time of this attempt: the server's clock, which the time-skipping
         # test server advances, so recorded times follow the retry schedule in tests too.
@@ -181,6 +195,7 @@ class DeliveryActivities:
             decision.action.value,
             decision.reason,
         )
+        self._observe(input, ctx, result, decision, finished_at, disabled)
         if retry and not disabled:
             raise ApplicationError(
                 f"attempt {number} to {transport.redact_url(ctx.url)} failed: {decision.reason}",
@@ -199,3 +214,25 @@ class DeliveryActivities:
             )
             status = DeliveryStatus.FAILED
         return DeliverResult(status=status, attempt=number, response_status=result.status)
+
+    def _observe(
+        self,
+        input: DeliverInput,
+        ctx: DeliveryContext,
+        result: transport.HttpOutcome,
+        decision: outcome.Decision,
+        finished_at: datetime,
+        disabled: bool,
+    ) -> None:
+        """Count the attempt and what it made of the delivery (no-ops when metrics are off)."""
+        self.metrics.attempt(input.trigger, attempt_result(result.status, result.error_kind))
+        if disabled:
+            gone = decision.action is outcome.Action.DISABLE
+            self.metrics.endpoint_disabled(DisabledReason.GONE if gone else DisabledReason.FAILING)
+        if decision.action is outcome.Action.SUCCEEDED:
+            self.metrics.delivery(ctx.event_type, "succeeded")
+            self.metrics.latency(ctx.event_type, finished_at - ctx.created_at)
+        elif decision.action is outcome.Action.RETRY and not disabled:
+            self.metrics.delivery(ctx.event_type, "retrying")
+        else:
+            self.metrics.delivery(ctx.event_type, "failed")

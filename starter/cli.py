@@ -15,9 +15,44 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from errors import BillhookError
-from starter import attempt, db, endpoint, event_types, listen, message, runtime, trigger
+from starter import (
+    alert,
+    attempt,
+    customer,
+    db,
+    demo,
+    doctor,
+    endpoint,
+    event_types,
+    invoice,
+    listen,
+    message,
+    metric,
+    plan,
+    runtime,
+    subscription,
+    trigger,
+    usage,
+)
 
-GROUPS = (db, endpoint, event_types, message, attempt, trigger, listen)
+GROUPS = (
+    db,
+    endpoint,
+    event_types,
+    message,
+    attempt,
+    trigger,
+    listen,
+    customer,
+    metric,
+    plan,
+    alert,
+    subscription,
+    usage,
+    invoice,
+    demo,
+    doctor,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,8 +1,11 @@
 # `make run` and `make test` bootstrap .venv on first use; nothing else needs installing by hand.
 SHELL := /bin/bash
-PYTHON_FOR_VENV ?= $(shell for v in 3.12 3.13 3.11; do \
-	p=$$(command -v python$$v || ls $$HOME/.pyenv/versions/$$v*/bin/python$$v 2>/dev/null | tail -n1); \
-	if [ -n "$$p" ]; then echo $$p; break; fi; done)
+# The first interpreter that runs and is >= 3.11, preferring 3.12 (pyenv shims of versions that
+# are installed but not selected fail when run, so each candidate is tried, not just found).
+PYTHON_FOR_VENV ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 \
+	python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 python3.11 python3; do \
+	if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then \
+	echo "$$p"; break; fi; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

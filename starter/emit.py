@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.common import WorkflowIDReusePolicy
-
 from config import Settings
 from errors import NotFound
 from models.delivery import DeliveryStatus, DeliveryWorkflowInput, DeliveryWorkflowResult
@@ -16,7 +14,7 @@ from starter.runtime import Progress
 from starter.temporal import temporal, wait_polling
 from store import Store
 from store.tables import Delivery
-from workflows.delivery import DeliveryWorkflow
+from temporal_client import start_delivery
 
 #: How often the store is read for progress while the deliveries run.
 POLL_SECONDS = 0.5
@@ -31,13 +29,7 @@ async def emit_and_wait(
         The outcome, or None when it is not done in time (what to do next is printed).
     """
     async with temporal(settings) as client:
-        handle = await client.start_workflow(
-            DeliveryWorkflow.run,
-            input,
-            id=input.message_id,
-            task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
+        handle = await start_delivery(client, settings.task_queue, input)
         print(f"emitted {input.event_type.value} as {input.message_id}", flush=True)
         watcher = _Watcher(store, input.message_id)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -12,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.billing import BillingActivities
     from models.billing import (
+        AlertSnapshot,
         CancelInput,
         ChargeTiming,
         InvoiceWorkflowInput,
@@ -120,10 +122,11 @@ class SubscriptionWorkflow:
     @workflow.update
     async def record_usage(self, input: UsageInput) -> UsageResult:
         """Add a batch of usage; fire each alert whose threshold it crosses, once a period."""
-        if input.idempotency_key in self.keys | self.previous_keys:
+        key = input.idempotency_key
+        if key in self.keys or key in self.previous_keys:
             usage = self.usage.get(input.metric_id, Decimal(0))
             return UsageResult(accepted=False, usage=usage)
-        self.keys.add(input.idempotency_key)
+        self.keys.add(key)
         before = self.usage.get(input.metric_id, Decimal(0))
         after = self.usage[input.metric_id] = before + input.quantity
         crossed = [
@@ -135,7 +138,7 @@ class SubscriptionWorkflow:
         ]
         self.fired.extend(alert.alert_id for alert in crossed)
         for alert in crossed:
-            await self._emit_alert(alert.alert_id, after)
+            await self._emit_alert(alert, after)
         return UsageResult(
             accepted=True, usage=after, alerts_triggered=[a.alert_id for a in crossed]
         )
@@ -252,14 +255,8 @@ class SubscriptionWorkflow:
         )
 
     # Events and visibility ---------------------------------------------------------------
-    async def _emit_subscription(
-        self,
-        event_type: EventType,
-        key: str,
-        *,
-        is_new: bool,
-    ) -> None:
-        payload = subscription_payload(
+    def _subscription_payload(self, *, is_new: bool) -> dict[str, Any]:
+        return subscription_payload(
             subscription_id=self.sub_id,
             customer=self.input.customer,
             plan=self.plan,
@@ -268,23 +265,16 @@ class SubscriptionWorkflow:
             auto_renew=self.auto_renew,
             is_new=is_new,
         )
+
+    async def _emit_subscription(self, event_type: EventType, key: str, *, is_new: bool) -> None:
+        payload = self._subscription_payload(is_new=is_new)
         await emit(event_type, key, payload, self._search())
 
-    async def _emit_alert(self, alert_id: str, usage: Decimal) -> None:
-        alert = next(a for a in self.plan.alerts if a.alert_id == alert_id)
+    async def _emit_alert(self, alert: AlertSnapshot, usage: Decimal) -> None:
         component = self.plan.component(alert.metric_id)
         assert component is not None  # alerts are only defined on billed metrics
-        subscription = subscription_payload(
-            subscription_id=self.sub_id,
-            customer=self.input.customer,
-            plan=self.plan,
-            start=self.start,
-            end=self.end,
-            auto_renew=self.auto_renew,
-            is_new=self.input.sequence == 0,
-        )
         payload = usage_alert_payload(
-            subscription=subscription,
+            subscription=self._subscription_payload(is_new=self.input.sequence == 0),
             plan=self.plan,
             alert=alert,
             metric=component.metric,

@@ -66,12 +66,16 @@ class SubscriptionWorkflow:
         self.previous_keys = frozenset(input.previous_keys)
         self.fired: list[str] = []
         self.invoice_ids: list[str] = []
+        # The period's announcement (created or renewed) is fixed before any handler runs: a
+        # cancellation that arrives at once is announced by its own event, not folded into it.
+        self.announcement = self._subscription_payload(is_new=input.sequence == 0)
 
     @workflow.run
     async def run(self, input: SubscriptionWorkflowInput) -> SubscriptionState:
+        announcement = self.announcement
         await self._show()
         if input.sequence == 0:
-            await self._emit_subscription(EventType.SUBSCRIPTION_CREATED, self.sub_id, is_new=True)
+            await emit(EventType.SUBSCRIPTION_CREATED, self.sub_id, announcement, self._search())
             if charge := flat_charge(self.plan, ChargeTiming.IN_ADVANCE):
                 await self._invoice([flat_line(self.plan, charge, (self.start, self.end))])
         else:
@@ -80,11 +84,8 @@ class SubscriptionWorkflow:
             # with a child it just started still busy (the time-skipping test server loses
             # its clock then: temporalio/sdk-java#1540), and costs nothing in durability.
             await self._invoice(input.closing_lines, input.closing_plan)
-            await self._emit_subscription(
-                EventType.SUBSCRIPTION_RENEWED,
-                f"{self.sub_id}:period:{input.sequence}",
-                is_new=False,
-            )
+            key = f"{self.sub_id}:period:{input.sequence}"
+            await emit(EventType.SUBSCRIPTION_RENEWED, key, announcement, self._search())
         remaining = self.next_start - workflow.now()
         if remaining > timedelta(0):
             with contextlib.suppress(TimeoutError):
@@ -167,8 +168,9 @@ class SubscriptionWorkflow:
             self.cancelled_now = True
             self.status = SubscriptionStatus.ENDED
             self.end = workflow.now()
+        payload = self._subscription_payload(is_new=False)
         await self._show()
-        await self._emit_subscription(EventType.SUBSCRIPTION_CANCELLED, self.sub_id, is_new=False)
+        await emit(EventType.SUBSCRIPTION_CANCELLED, self.sub_id, payload, self._search())
         return self.state()
 
     @cancel.validator
@@ -265,10 +267,6 @@ class SubscriptionWorkflow:
             auto_renew=self.auto_renew,
             is_new=is_new,
         )
-
-    async def _emit_subscription(self, event_type: EventType, key: str, *, is_new: bool) -> None:
-        payload = self._subscription_payload(is_new=is_new)
-        await emit(event_type, key, payload, self._search())
 
     async def _emit_alert(self, alert: AlertSnapshot, usage: Decimal) -> None:
         component = self.plan.component(alert.metric_id)

@@ -236,3 +236,20 @@ async def test_refused_requests_say_why_and_change_nothing(
         assert len(accepted) == 1  # only the valid cancel left a trace
         await handle.result()
     assert len(messages(store, "subscription.cancelled")) == 1
+
+
+async def test_a_cancellation_at_once_does_not_rewrite_the_created_event(
+    ts_env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
+) -> None:
+    billing = billing_setup(store)
+    async with run_worker(ts_env.client, settings):
+        start = await now_in_new_york(ts_env)
+        handle = await subscribe(ts_env.client, settings.task_queue, billing, start)
+        await handle.execute_update(SubscriptionWorkflow.cancel, CancelInput())
+        await handle.result()
+        await settled(store, "subscription.cancelled", 1)
+    [created] = messages(store, "subscription.created")
+    [cancelled] = messages(store, "subscription.cancelled")
+    assert (created["auto_renew"], created["is_new"]) == (True, True)
+    assert created["end_date"] > cancelled["end_date"]  # the whole period, as announced
+    assert cancelled["auto_renew"] is False

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
 
 from models.delivery import AttemptTrigger, ErrorKind
 from store import Store
@@ -57,3 +61,18 @@ def plan(
         max_attempts=8,
     )
     return planned.endpoint_ids
+
+
+def foreign_keys(store: Store, tables: Iterable[str]) -> set[tuple[str, tuple[str, ...], str, Any]]:
+    """(table, columns, referred table, ON DELETE) of every foreign key of ``tables``."""
+    inspector = sa.inspect(store.engine)
+    return {
+        (
+            table,
+            tuple(fk["constrained_columns"]),
+            fk["referred_table"],
+            fk["options"].get("ondelete"),
+        )
+        for table in tables
+        for fk in inspector.get_foreign_keys(table)
+    }

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.dialects import postgresql, sqlite
+from store_testing import foreign_keys
 
 from store import Store, migrate
 from store.tables import Money
@@ -51,18 +52,7 @@ def test_catalog_tables_have_their_keys_and_indexes(store: Store) -> None:
 
 
 def test_catalog_foreign_keys(store: Store) -> None:
-    inspector = sa.inspect(store.engine)
-    foreign_keys = {
-        (
-            table,
-            tuple(fk["constrained_columns"]),
-            fk["referred_table"],
-            fk["options"].get("ondelete"),
-        )
-        for table in CATALOG_TABLES
-        for fk in inspector.get_foreign_keys(table)
-    }
-    assert foreign_keys == {
+    assert foreign_keys(store, CATALOG_TABLES) == {
         ("planversion", ("plan_id",), "plan", "CASCADE"),
         ("plancomponent", ("plan_version_id",), "planversion", "CASCADE"),
         ("plancomponent", ("metric_id",), "metric", None),

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
+from store_testing import foreign_keys
 
 from errors import StoreNotReady
 from store import Store
@@ -72,17 +73,7 @@ def test_schema_has_indexes_unique_key_and_cascading_foreign_keys(store: Store) 
     assert indexes["endpointsecret"] >= {"ix_endpointsecret_endpoint_id"}
     uniques = inspector.get_unique_constraints("message")
     assert [unique["column_names"] for unique in uniques] == [["business_key"]]
-    foreign_keys = {
-        (
-            table,
-            tuple(fk["constrained_columns"]),
-            fk["referred_table"],
-            fk["options"].get("ondelete"),
-        )
-        for table in TABLES
-        for fk in inspector.get_foreign_keys(table)
-    }
-    assert foreign_keys == {
+    assert foreign_keys(store, TABLES) == {
         ("endpointsecret", ("endpoint_id",), "endpoint", "CASCADE"),
         ("delivery", ("message_id",), "message", "CASCADE"),
         ("delivery", ("endpoint_id",), "endpoint", "CASCADE"),

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -41,6 +41,7 @@ from models.billing import (
     SubscriptionStatus,
     UsageComponent,
 )
+from store.engine import transaction
 from store.tables import (
     MONEY_LIMIT,
     MONEY_QUANTUM,
@@ -490,11 +491,9 @@ class Catalog:
             row = session.get(Invoice, invoice_id)
             return None if row is None else _invoice_state(row)
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
+    def _session(self) -> AbstractContextManager[Session]:
         """One transaction, committed on exit; its rows stay readable after it closed."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
+        return transaction(self.engine)
 
 
 # Checks made before anything is written ------------------------------------------------------

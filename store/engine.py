@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
+from sqlmodel import Session
 
 #: How long a SQLite writer waits for another one before giving up ("database is locked").
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -67,3 +69,10 @@ def _on_sqlite_begin(connection: sa.Connection) -> None:
     # fails at once with "database is locked" when another writer got there first, instead of
     # waiting out the busy timeout.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One transaction, committed on exit; its rows stay readable after it closed."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ from models.delivery import (
     PlannedDeliveries,
 )
 from store import migrate, validation
-from store.engine import create_engine, display_url
+from store.engine import create_engine, display_url, transaction
 from store.secrets import generate_secret, validate_secret
 from store.tables import Attempt, Delivery, Endpoint, EndpointSecret, Message
 
@@ -516,11 +516,9 @@ class Store:
         with connection:
             yield connection
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
+    def _session(self) -> AbstractContextManager[Session]:
         """One transaction, committed on exit; its rows stay readable after it closed."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
+        return transaction(self.engine)
 
 
 # Reads and writes inside a session ---------------------------------------------------------

@@ -76,3 +76,17 @@ def foreign_keys(store: Store, tables: Iterable[str]) -> set[tuple[str, tuple[st
         for table in tables
         for fk in inspector.get_foreign_keys(table)
     }
+
+
+#: The tables added by 0002_catalog.
+CATALOG_TABLES = {
+    "customer",
+    "metric",
+    "plan",
+    "planversion",
+    "plancomponent",
+    "usagealert",
+    "subscription",
+    "invoice",
+    "invoicesequence",
+}

@@ -8,22 +8,10 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.dialects import postgresql, sqlite
-from store_testing import foreign_keys
+from store_testing import CATALOG_TABLES, foreign_keys
 
 from store import Store, migrate
 from store.tables import Money
-
-CATALOG_TABLES = {
-    "customer",
-    "metric",
-    "plan",
-    "planversion",
-    "plancomponent",
-    "usagealert",
-    "subscription",
-    "invoice",
-    "invoicesequence",
-}
 
 
 def test_catalog_tables_have_their_keys_and_indexes(store: Store) -> None:

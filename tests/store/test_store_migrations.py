@@ -13,24 +13,12 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
-from store_testing import foreign_keys
+from store_testing import CATALOG_TABLES, foreign_keys
 
 from errors import StoreNotReady
 from store import Store
 
 TABLES = {"endpoint", "endpointsecret", "message", "delivery", "attempt"}
-#: Added by 0002_catalog; their schema is checked in test_catalog_schema.py.
-CATALOG_TABLES = {
-    "customer",
-    "metric",
-    "plan",
-    "planversion",
-    "plancomponent",
-    "usagealert",
-    "subscription",
-    "invoice",
-    "invoicesequence",
-}
 REPO = Path(__file__).resolve().parents[2]
 
 

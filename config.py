@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(15.0, gt=0)
     max_response_bytes: int = 64 * 1024
     kept_response_bytes: int = 4 * 1024
+    #: Dispatchers per task queue (``DispatchWorkflow``); messages spread over them by id.
+    delivery_shards: int = Field(4, ge=1, le=64)
     disable_after: timedelta = timedelta(days=5)
     secret_grace: timedelta = timedelta(hours=24)
     log_level: str = "INFO"

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -14,11 +19,16 @@ from models.billing import (
     SubscriptionState,
     SubscriptionWorkflowInput,
 )
-from models.delivery import DeliveryWorkflowInput, DeliveryWorkflowResult
+from models.delivery import DispatchInput, Event, PublishInput, dispatcher_id, shard_of
 from models.search import CUSTOMER_ID, SUBSCRIPTION_ID
 from workflows.customer import CustomerWorkflow
-from workflows.delivery import DeliveryWorkflow
+from workflows.dispatch import DispatchWorkflow
 from workflows.subscription import SubscriptionWorkflow
+
+log = logging.getLogger(__name__)
+
+#: Events one signal carries at most: well under Temporal's payload size limit.
+EVENTS_PER_SIGNAL = 100
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
@@ -36,21 +46,85 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     )
 
 
-async def start_delivery(
-    client: Client, task_queue: str, event: DeliveryWorkflowInput
-) -> WorkflowHandle[DeliveryWorkflow, DeliveryWorkflowResult]:
-    """Emit an event from outside a workflow: start its delivery workflow, once ever.
+class Publisher:
+    """Emits events: signal-with-start of their dispatchers, concurrent emissions coalesced.
 
-    The workflow id is the message id and a closed run's id is never reused, so a second
-    emission of the same event raises ``WorkflowAlreadyStartedError`` and sends nothing.
+    ``publish`` returns once Temporal accepted a signal carrying the events, so they are
+    durable. While one signal to a dispatcher is on its way, the events emitted meanwhile wait
+    and go together in the next one: no delay when idle, few signals under load. The worker
+    shares one publisher among its workflows (``activities.emission``); the command line and
+    applications use one of their own.
     """
-    return await client.start_workflow(
-        DeliveryWorkflow.run,
-        event,
-        id=event.message_id,
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-    )
+
+    def __init__(self, client: Client, task_queue: str, shards: int) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.shards = shards
+        self._lanes: dict[int, _Lane] = {}
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Emit ``events``; an event already emitted is delivered once all the same."""
+        by_shard: dict[int, list[Event]] = {}
+        for event in events:
+            by_shard.setdefault(shard_of(event.message_id, self.shards), []).append(event)
+        await asyncio.gather(*(self._lane(s).send(evs) for s, evs in by_shard.items()))
+
+    def _lane(self, shard: int) -> _Lane:
+        if shard not in self._lanes:
+            self._lanes[shard] = _Lane(self, shard)
+        return self._lanes[shard]
+
+    async def signal(self, shard: int, events: list[Event]) -> None:
+        """One signal-with-start of dispatcher ``shard`` carrying ``events``."""
+        await self.client.start_workflow(
+            DispatchWorkflow.run,
+            DispatchInput(task_queue=self.task_queue, shard=shard),
+            id=dispatcher_id(self.task_queue, shard),
+            task_queue=self.task_queue,
+            start_signal="publish",
+            start_signal_args=[PublishInput(events=events)],
+        )
+
+
+@dataclass
+class _Lane:
+    """The signals to one dispatcher: one on its way at a time, the next one filling up."""
+
+    publisher: Publisher
+    shard: int
+    waiting: list[tuple[list[Event], asyncio.Future[None]]] = field(default_factory=list)
+    sending: asyncio.Task[None] | None = None
+
+    async def send(self, events: list[Event]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((events, done))
+        if self.sending is None:
+            self.sending = asyncio.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                taken: list[tuple[list[Event], asyncio.Future[None]]] = []
+                count = 0
+                while self.waiting and count < EVENTS_PER_SIGNAL:
+                    taken.append(self.waiting.pop(0))
+                    count += len(taken[-1][0])
+                await self._signal(taken)
+        finally:
+            self.sending = None
+
+    async def _signal(self, taken: list[tuple[list[Event], asyncio.Future[None]]]) -> None:
+        try:
+            await self.publisher.signal(self.shard, [e for events, _ in taken for e in events])
+        except Exception as exc:  # handed to every emitter of this signal, which raises it
+            for _, done in taken:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for _, done in taken:
+            if not done.done():
+                done.set_result(None)
 
 
 async def start_customer(

@@ -32,21 +32,26 @@ from temporalio.worker import Worker
 import logs
 from activities.billing import BillingActivities
 from activities.delivery import DeliveryActivities
+from activities.emission import EmitActivities
 from activities.metrics import DeliveryMetrics, prometheus_config
 from config import Settings, get_settings
 from models.search import dev_server_args
 from store import Store
 from store.catalog import Catalog
-from temporal_client import connect
+from temporal_client import Publisher, connect
 from workflows.customer import CustomerWorkflow
 from workflows.delivery import DeliveryWorkflow
+from workflows.dispatch import DispatchWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.manual import ManualDeliveryWorkflow
+from workflows.retry import RetryWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger("billhook.worker")
 
 WORKFLOWS = [
+    DispatchWorkflow,
+    RetryWorkflow,
     DeliveryWorkflow,
     ManualDeliveryWorkflow,
     CustomerWorkflow,
@@ -56,10 +61,12 @@ WORKFLOWS = [
 
 
 def activities_of(
-    delivery: DeliveryActivities, billing: BillingActivities
+    delivery: DeliveryActivities, billing: BillingActivities, emission: EmitActivities
 ) -> list[Callable[..., Any]]:
     """Every activity the worker runs, bound to their resources."""
     return [
+        emission.publish_events,
+        delivery.deliver_batch,
         delivery.plan_deliveries,
         delivery.deliver_message,
         delivery.fail_delivery,
@@ -85,11 +92,14 @@ def build_worker(
     served on the same port, and cost nothing when that runtime exports no metrics.
     """
     delivery = DeliveryActivities(http, store, settings, delivery_metrics(client, settings))
+    publisher = Publisher(client, settings.task_queue, settings.delivery_shards)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
-        activities=activities_of(delivery, BillingActivities(Catalog(store.engine))),
+        activities=activities_of(
+            delivery, BillingActivities(Catalog(store.engine)), EmitActivities(publisher.publish)
+        ),
         activity_executor=executor,
         graceful_shutdown_timeout=graceful_shutdown_timeout(settings),
     )
@@ -149,7 +159,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Migrate the store, connect, and run the worker until ``stop`` is set."""
     store = Store.from_url(settings.database_url)
     store.upgrade()
-    client = await connect(settings, runtime=telemetry_runtime(settings))
+    client = await connect_when_up(settings, telemetry_runtime(settings), stop)
+    if client is None:
+        return
     if settings.metrics_port is not None:
         log.info("metrics on http://0.0.0.0:%d/metrics", settings.metrics_port)
     async with http_client() as http:
@@ -167,6 +179,37 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                 stopping = time.monotonic()
             # Leaving the block waited for the attempts in flight, or cancelled the late ones.
             _log_stopped(time.monotonic() - stopping, grace)
+
+
+#: Waits between tries to reach Temporal at start: 1 s, doubling, at most 30 s.
+CONNECT_BACKOFF = (1.0, 30.0)
+
+
+async def connect_when_up(
+    settings: Settings, runtime: Runtime | None, stop: asyncio.Event
+) -> Client | None:
+    """Connect to Temporal, retrying with backoff while it does not answer.
+
+    A worker started before its server (a compose file, a reboot) waits for it and starts
+    serving as soon as it answers, logging each failed try. Returns None when ``stop`` is set
+    first.
+    """
+    delay, most = CONNECT_BACKOFF
+    while True:
+        try:
+            return await connect(settings, runtime=runtime)
+        except RuntimeError as exc:  # the SDK's "Failed client connect: ..."
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning(
+                "Temporal at %s does not answer (%s); retrying in %.0f s",
+                settings.temporal_address,
+                reason,
+                delay,
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+            return None
+        delay = min(delay * 2, most)
 
 
 def _log_stopped(waited: float, grace: float) -> None:

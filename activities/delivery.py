@@ -1,45 +1,63 @@
-"""``DeliveryActivities``: store the message, make one signed attempt, record it.
+"""``DeliveryActivities``: first attempts in batches, then one attempt per activity run.
 
-Retries belong to Temporal: ``deliver_message`` makes exactly one attempt and, when it should be
-retried, raises an ``ApplicationError`` whose ``next_retry_delay`` is the spec's schedule with
-jitter (or the receiver's ``Retry-After`` within bounds). Terminal outcomes (success, 410 Gone,
-a blocked destination, the last scheduled attempt, a disabled endpoint) are returned, so the
-workflow's result says what happened. Secrets are loaded here by endpoint id and never leave
-this module: inputs and results carry ids only.
+Every attempt is recorded ``in_flight`` before its request is sent and completed after
+(``store.attempts``), so a worker killed at any point leaves a row, shown ``interrupted``; its
+number comes from the store's counter, shared by scheduled and manual attempts.
+
+``deliver_batch`` makes the first attempt of every delivery of a batch of events concurrently,
+over the worker's keep-alive pool, with one store transaction before the requests and one after;
+it returns the deliveries to retry, which ``DispatchWorkflow`` hands to a ``RetryWorkflow``
+each. ``deliver_message`` makes exactly one attempt and, when it should be retried, raises an
+``ApplicationError`` whose ``next_retry_delay`` is the schedule with jitter (or the receiver's
+``Retry-After`` within bounds); such a failure is an expected outcome and is marked benign.
+Both heartbeat, so a dead worker's attempt is noticed within seconds. Secrets are loaded here
+by endpoint id and never leave this module: inputs and results carry ids only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities import outcome, signing, transport
 from activities.metrics import DeliveryMetrics, attempt_result
 from config import Settings
+from errors import NotFound
 from models.delivery import (
     AttemptTrigger,
+    DeliverBatchInput,
+    DeliverBatchResult,
     DeliverInput,
     DeliverResult,
     DeliveryStatus,
     DisabledReason,
+    Event,
     FailDeliveryInput,
     PlanDeliveriesInput,
     PlannedDeliveries,
+    RetryDeliveryInput,
 )
 from models.events import envelope_body
 from store import Store
-from store.store import DeliveryContext, NewAttempt
+from store.attempts import Claim, Deferred, Finished, Handoff, Settled
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "billhook/0.1 (+https://github.com/billhook/billhook)"
+USER_AGENT = "billhook/0.2 (+https://github.com/billhook/billhook)"
+#: How often a running delivery activity tells Temporal it is alive (its timeout is 3 times it).
+HEARTBEAT_EVERY = timedelta(seconds=1)
+#: Requests of one batch in flight at once, over the shared keep-alive pool.
+BATCH_CONCURRENCY = 100
 
 _STATUS_AFTER = {
     outcome.Action.SUCCEEDED: DeliveryStatus.SUCCEEDED,
@@ -51,6 +69,34 @@ _STATUS_AFTER = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _Made:
+    """One attempt made: its record and what to do next."""
+
+    claim: Claim
+    finished: Finished
+    result: transport.HttpOutcome
+    decision: outcome.Decision
+
+
+@contextlib.asynccontextmanager
+async def heartbeating() -> AsyncIterator[None]:
+    """Heartbeat every ``HEARTBEAT_EVERY`` while the block runs (requests in flight)."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(HEARTBEAT_EVERY.total_seconds())
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class DeliveryActivities:
@@ -87,62 +133,151 @@ class DeliveryActivities:
     @activity.defn
     def fail_delivery(self, input: FailDeliveryInput) -> None:
         """Mark a delivery failed after Temporal gave up on it (no-op when already settled)."""
-        self.store.settle_delivery(
-            input.message_id, input.endpoint_id, DeliveryStatus.FAILED, utcnow()
-        )
+        try:
+            self.store.settle_delivery(
+                input.message_id, input.endpoint_id, DeliveryStatus.FAILED, utcnow()
+            )
+        except NotFound:
+            return  # deleted with its endpoint: nothing left to settle
         # Rare (attempts that died without recording): worth a read for the event type label.
         self.metrics.delivery(self.store.get_message(input.message_id).event_type, "failed")
+
+    @activity.defn
+    async def deliver_batch(self, input: DeliverBatchInput) -> DeliverBatchResult:
+        """First attempts of a batch of events; returns the deliveries to retry."""
+        now = activity.info().started_time
+        async with heartbeating():
+            accepted = await asyncio.to_thread(
+                self.store.accept_batch, input.batch_id, input.events, now, transport.redact_url
+            )
+            limit = asyncio.Semaphore(BATCH_CONCURRENCY)
+
+            async def one(claim: Claim) -> _Made:
+                async with limit:
+                    return await self._attempt(claim)
+
+            made = await asyncio.gather(*(one(claim) for claim in accepted.claims))
+            disabled = await self._finish([m.finished for m in made])
+        events = {event.message_id: event for event in input.events}
+        result = DeliverBatchResult(skipped=accepted.skipped, duplicates=accepted.duplicates)
+        for m in made:
+            self._observe(m, disabled)
+            status = await self._settle_if_disabled(m, disabled)
+            if status is DeliveryStatus.PENDING:
+                result.retries.append(self._retry(events[m.claim.message_id], m))
+            elif status is DeliveryStatus.SUCCEEDED:
+                result.succeeded += 1
+            else:
+                result.failed += 1
+        result.retries.extend(self._handoff(events[h.message_id], h) for h in accepted.handoffs)
+        if accepted.skipped:
+            self.metrics.delivery(input.events[0].event_type.value, "skipped", accepted.skipped)
+        return result
 
     @activity.defn
     async def deliver_message(self, input: DeliverInput) -> DeliverResult:
         """Make one signed attempt to one endpoint, record it, and return or ask for a retry."""
         info = activity.info()
-        ctx = await asyncio.to_thread(
-            self.store.delivery_context, input.message_id, input.endpoint_id, utcnow()
-        )
         scheduled = input.trigger is AttemptTrigger.SCHEDULED
-        number = info.attempt if scheduled else ctx.attempts_so_far + 1
-        if not ctx.enabled:
-            await asyncio.to_thread(
-                self.store.settle_delivery,
-                input.message_id,
-                input.endpoint_id,
-                DeliveryStatus.SKIPPED,
-                utcnow(),
-            )
-            self.metrics.delivery(ctx.event_type, "skipped")
-            return DeliverResult(status=DeliveryStatus.SKIPPED, attempt=number)
         # Temporal's start time of this attempt: the server's clock, which the time-skipping
         # test server advances, so recorded times follow the retry schedule in tests too.
-        started_at = info.started_time if scheduled else utcnow()
-        result = await self._post(ctx, number)
+        now = info.started_time if scheduled else utcnow()
+        try:
+            claimed = await asyncio.to_thread(
+                self.store.claim_attempt,
+                input.message_id,
+                input.endpoint_id,
+                input.trigger,
+                now,
+                redact=transport.redact_url,
+                due_after_interrupt=self._due_after_interrupt,
+                max_scheduled=self.settings.max_attempts,
+                stale_after=ATTEMPT_STALE_AFTER,
+            )
+        except NotFound as err:
+            # Deleted since (the endpoint, with its deliveries): retrying cannot bring it back.
+            raise ApplicationError(str(err), type="NotFound", non_retryable=True) from err
+        if isinstance(claimed, Settled):
+            return DeliverResult(status=claimed.status, attempt=0)
+        if isinstance(claimed, Deferred):
+            # The previous attempt died mid-flight: the schedule's delay applies from its start.
+            raise _retry_error(
+                f"attempt {claimed.interrupted} of {input.message_id} was interrupted; "
+                f"next attempt in {claimed.wait.total_seconds():.1f} s",
+                claimed.wait,
+            )
+        async with heartbeating():
+            made = await self._attempt(claimed)
+            disabled = await self._finish([made.finished])
+        self._observe(made, disabled)
+        status = await self._settle_if_disabled(made, disabled)
+        if status is DeliveryStatus.PENDING:
+            raise _retry_error(
+                f"attempt {claimed.attempt} to {transport.redact_url(claimed.url)} failed: "
+                f"{made.decision.reason}",
+                made.decision.delay,
+            )
+        return DeliverResult(
+            status=status, attempt=claimed.attempt, response_status=made.result.status
+        )
+
+    async def _attempt(self, claim: Claim) -> _Made:
+        """POST one claimed attempt and classify its outcome (nothing is recorded here)."""
+        result = await self._post(claim)
+        manual = claim.trigger is AttemptTrigger.MANUAL
         decision = outcome.classify(
             status=result.status,
             error_kind=result.error_kind,
             retry_after=result.retry_after,
             # A manual attempt is made once: classified as the last one, it is never retried.
-            attempt=number if scheduled else self.settings.max_attempts,
+            attempt=self.settings.max_attempts if manual else claim.scheduled_index,
             schedule=self.settings.retry_schedule,
             jitter=self.settings.retry_jitter,
             draw=random.uniform(-1, 1),
-            now=started_at,
+            now=claim.started_at,
         )
-        return await self._record(input, ctx, number, started_at, result, decision)
+        retry = decision.action is outcome.Action.RETRY
+        finished_at = claim.started_at + timedelta(milliseconds=result.duration_ms)
+        status = _STATUS_AFTER[decision.action]
+        finished = Finished(
+            message_id=claim.message_id,
+            endpoint_id=claim.endpoint_id,
+            attempt=claim.attempt,
+            status=status,
+            duration_ms=result.duration_ms,
+            response_status=result.status,
+            response_body=result.body,
+            error_kind=result.error_kind,
+            error=result.error,
+            next_retry_at=finished_at + decision.delay if retry and decision.delay else None,
+            disable_reason=DisabledReason.GONE
+            if decision.action is outcome.Action.DISABLE
+            else None,
+        )
+        log.info(
+            "attempt %d of %s to %s: %s (%s)",
+            claim.attempt,
+            claim.message_id,
+            claim.endpoint_id,
+            decision.action.value,
+            decision.reason,
+        )
+        return _Made(claim, finished, result, decision)
 
-    async def _post(self, ctx: DeliveryContext, number: int) -> transport.HttpOutcome:
+    async def _post(self, claim: Claim) -> transport.HttpOutcome:
         body = envelope_body(
-            attempt=number,
-            created_at=ctx.created_at,
-            event_type=ctx.event_type,
-            payload=ctx.payload,
+            attempt=claim.attempt,
+            created_at=claim.created_at,
+            event_type=claim.event_type,
+            payload=claim.payload,
         )
         # Signed afresh on every attempt: receivers reject timestamps older than 5 minutes.
         headers = signing.webhook_headers(
-            ctx.secrets, ctx.message_id, int(time.time()), body, USER_AGENT
+            claim.secrets, claim.message_id, int(time.time()), body, USER_AGENT
         )
         return await transport.post(
             self.http,
-            ctx.url,
+            claim.url,
             body,
             headers,
             allowed=self.settings.allowed_networks,
@@ -152,87 +287,86 @@ class DeliveryActivities:
             allow_credentials=self.settings.environment == "development",
         )
 
-    async def _record(
-        self,
-        input: DeliverInput,
-        ctx: DeliveryContext,
-        number: int,
-        started_at: datetime,
-        result: transport.HttpOutcome,
-        decision: outcome.Decision,
-    ) -> DeliverResult:
-        retry = decision.action is outcome.Action.RETRY
-        finished_at = started_at + timedelta(milliseconds=result.duration_ms)
-        next_retry_at = finished_at + decision.delay if retry and decision.delay else None
-        status = _STATUS_AFTER[decision.action]
-        disabled = await asyncio.to_thread(
-            self.store.record_attempt,
-            NewAttempt(
-                message_id=input.message_id,
-                endpoint_id=input.endpoint_id,
-                attempt=number,
-                trigger=input.trigger,
-                started_at=started_at,
-                duration_ms=result.duration_ms,
-                url=transport.redact_url(ctx.url),
-                response_status=result.status,
-                response_body=result.body,
-                error_kind=result.error_kind,
-                error=result.error,
-                next_retry_at=next_retry_at,
-            ),
-            status,
-            disable_after=self.settings.disable_after,
-            disable_reason=DisabledReason.GONE
-            if decision.action is outcome.Action.DISABLE
-            else None,
+    async def _finish(self, finished: Sequence[Finished]) -> set[str]:
+        return await asyncio.to_thread(
+            self.store.finish_attempts, finished, disable_after=self.settings.disable_after
         )
-        log.info(
-            "attempt %d of %s to %s: %s (%s)",
-            number,
-            input.message_id,
-            input.endpoint_id,
-            decision.action.value,
-            decision.reason,
-        )
-        self._observe(input, ctx, result, decision, finished_at, disabled)
-        if retry and not disabled:
-            raise ApplicationError(
-                f"attempt {number} to {transport.redact_url(ctx.url)} failed: {decision.reason}",
-                type="DeliveryAttemptFailed",
-                next_retry_delay=decision.delay,
-            )
-        if retry:
-            # The endpoint was disabled by this failure (failing for days): stop here, so
-            # `billhook endpoint recover` resends the message after it is re-enabled.
+
+    async def _settle_if_disabled(self, made: _Made, disabled: set[str]) -> DeliveryStatus:
+        """The delivery's status after an attempt; a retry stops when its endpoint was disabled.
+
+        An endpoint disabled by this failure (failing for days) stops here, so
+        ``billhook endpoint recover`` resends the message after it is re-enabled.
+        """
+        status = made.finished.status
+        if status is DeliveryStatus.PENDING and made.claim.endpoint_id in disabled:
             await asyncio.to_thread(
                 self.store.settle_delivery,
-                input.message_id,
-                input.endpoint_id,
+                made.claim.message_id,
+                made.claim.endpoint_id,
                 DeliveryStatus.FAILED,
                 utcnow(),
             )
-            status = DeliveryStatus.FAILED
-        return DeliverResult(status=status, attempt=number, response_status=result.status)
+            return DeliveryStatus.FAILED
+        return status
 
-    def _observe(
-        self,
-        input: DeliverInput,
-        ctx: DeliveryContext,
-        result: transport.HttpOutcome,
-        decision: outcome.Decision,
-        finished_at: datetime,
-        disabled: bool,
-    ) -> None:
+    def _retry(self, event: Event, made: _Made) -> RetryDeliveryInput:
+        assert made.finished.next_retry_at is not None  # set on every retried outcome
+        return RetryDeliveryInput(
+            message_id=event.message_id,
+            endpoint_id=made.claim.endpoint_id,
+            event_type=event.event_type,
+            not_before=made.finished.next_retry_at,
+            search=event.search,
+        )
+
+    def _handoff(self, event: Event, handoff: Handoff) -> RetryDeliveryInput:
+        due = handoff.next_retry_at or self._due_after_interrupt(
+            handoff.started_at, handoff.scheduled_index
+        )
+        return RetryDeliveryInput(
+            message_id=event.message_id,
+            endpoint_id=handoff.endpoint_id,
+            event_type=event.event_type,
+            not_before=due,
+            search=event.search,
+        )
+
+    def _due_after_interrupt(self, started_at: datetime, index: int) -> datetime:
+        """When the attempt after interrupted scheduled attempt ``index`` is due, with jitter."""
+        schedule = self.settings.retry_schedule
+        if index > len(schedule):
+            return started_at
+        jitter = self.settings.retry_jitter * random.uniform(-1, 1)
+        return started_at + schedule[max(index, 1) - 1] * (1 + jitter)
+
+    def _observe(self, made: _Made, disabled: set[str]) -> None:
         """Count the attempt and what it made of the delivery (no-ops when metrics are off)."""
-        self.metrics.attempt(input.trigger, attempt_result(result.status, result.error_kind))
-        if disabled:
+        claim, result, decision = made.claim, made.result, made.decision
+        self.metrics.attempt(claim.trigger, attempt_result(result.status, result.error_kind))
+        is_disabled = claim.endpoint_id in disabled
+        if is_disabled:
             gone = decision.action is outcome.Action.DISABLE
             self.metrics.endpoint_disabled(DisabledReason.GONE if gone else DisabledReason.FAILING)
         if decision.action is outcome.Action.SUCCEEDED:
-            self.metrics.delivery(ctx.event_type, "succeeded")
-            self.metrics.latency(ctx.event_type, finished_at - ctx.created_at)
-        elif decision.action is outcome.Action.RETRY and not disabled:
-            self.metrics.delivery(ctx.event_type, "retrying")
+            finished_at = claim.started_at + timedelta(milliseconds=result.duration_ms)
+            self.metrics.delivery(claim.event_type, "succeeded")
+            self.metrics.latency(claim.event_type, finished_at - claim.created_at)
+        elif decision.action is outcome.Action.RETRY and not is_disabled:
+            self.metrics.delivery(claim.event_type, "retrying")
         else:
-            self.metrics.delivery(ctx.event_type, "failed")
+            self.metrics.delivery(claim.event_type, "failed")
+
+
+#: An attempt in flight for longer than Temporal lets a delivery activity run is dead.
+ATTEMPT_STALE_AFTER = timedelta(seconds=60)
+
+
+def _retry_error(message: str, delay: timedelta | None) -> ApplicationError:
+    """Ask Temporal for the next attempt after ``delay``: an expected outcome, logged benign."""
+    return ApplicationError(
+        message,
+        type="DeliveryAttemptFailed",
+        next_retry_delay=delay,
+        category=ApplicationErrorCategory.BENIGN,
+    )

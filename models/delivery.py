@@ -34,6 +34,14 @@ class AttemptTrigger(StrEnum):
     MANUAL = "manual"
 
 
+class AttemptState(StrEnum):
+    """Where an attempt stands: recorded before its request is sent, completed after."""
+
+    IN_FLIGHT = "in_flight"  # recorded, request being sent; outcome not known yet
+    COMPLETED = "completed"  # the outcome is recorded
+    INTERRUPTED = "interrupted"  # its worker died mid-attempt: the receiver may or may not have it
+
+
 class ErrorKind(StrEnum):
     TIMEOUT = "timeout"
     CONNECT = "connect"
@@ -52,8 +60,8 @@ class SearchKeys(BaseModel):
     invoice_id: str | None = None
 
 
-class DeliveryWorkflowInput(BaseModel):
-    """One emitted event. The workflow id is ``message_id``, so an event is started once."""
+class Event(BaseModel):
+    """One emitted event: what a dispatcher receives and the store keeps as a message."""
 
     message_id: str
     event_type: EventType
@@ -70,8 +78,8 @@ class DeliveryWorkflowInput(BaseModel):
         payload: dict[str, Any],
         created_at: datetime,
         search: SearchKeys | None = None,
-    ) -> DeliveryWorkflowInput:
-        """The input of an event's delivery, with its message id derived from ``key``."""
+    ) -> Event:
+        """The event, with its message id derived from its type and ``key``."""
         return cls(
             message_id=message_id(event_type, key),
             event_type=event_type,
@@ -80,6 +88,54 @@ class DeliveryWorkflowInput(BaseModel):
             payload=payload,
             search=search or SearchKeys(),
         )
+
+
+#: The input of the per-event ``DeliveryWorkflow`` of billhook 0.1, still run for events
+#: emitted before batched delivery (``workflows.emit``); the same shape as ``Event``.
+DeliveryWorkflowInput = Event
+
+
+class PublishInput(BaseModel):
+    """Events signalled to a dispatcher (``DispatchWorkflow.publish``)."""
+
+    events: list[Event]
+
+
+class DispatchInput(BaseModel):
+    """A dispatcher's run: its shard, and the events a previous run handed over."""
+
+    task_queue: str
+    shard: int
+    pending: list[Event] = Field(default_factory=list)
+    batches: int = 0  # batches sent by earlier runs, for the batch ids
+
+
+class DeliverBatchInput(BaseModel):
+    """First attempts of a batch of events; ``batch_id`` is stable across activity retries."""
+
+    batch_id: str
+    events: list[Event]
+
+
+class RetryDeliveryInput(BaseModel):
+    """A delivery whose first attempt failed: its retries, each one attempt of the activity."""
+
+    message_id: str
+    endpoint_id: str
+    event_type: EventType
+    not_before: datetime  # when the next attempt is due (the schedule's delay, with jitter)
+    search: SearchKeys = Field(default_factory=SearchKeys)
+
+
+class DeliverBatchResult(BaseModel):
+    """What a batch's first attempts came to, counted by delivery."""
+
+    succeeded: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: int = 0
+    duplicates: int = 0  # events already emitted earlier: nothing was sent for them
+    retries: list[RetryDeliveryInput] = Field(default_factory=list)
 
 
 class PlanDeliveriesInput(BaseModel):
@@ -153,3 +209,18 @@ class ManualDeliveryInput(BaseModel):
     endpoint_id: str
     message_ids: list[str]
     progress: ManualDeliveryProgress = Field(default_factory=ManualDeliveryProgress)
+
+
+def shard_of(message_id: str, shards: int) -> int:
+    """The dispatcher shard a message goes to: spread evenly by its (random-looking) id."""
+    return int(message_id.removeprefix("msg_"), 16) % shards
+
+
+def dispatcher_id(task_queue: str, shard: int) -> str:
+    """The workflow id of a dispatcher: one per task queue and shard, running for good."""
+    return f"dispatch-{task_queue}-{shard}"
+
+
+def retry_workflow_id(message_id: str, endpoint_id: str) -> str:
+    """The workflow id of one delivery's retries: one per message and endpoint, ever."""
+    return f"retry-{message_id}-{endpoint_id}"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
 from models.delivery import SearchKeys
 
@@ -29,3 +34,20 @@ def business_attributes(keys: SearchKeys) -> list[SearchAttributeUpdate[str]]:
         (INVOICE_ID, keys.invoice_id),
     ]
     return [key.value_set(value) for key, value in pairs if value]
+
+
+def delivery_attributes(
+    event_type: str, endpoint_id: str, keys: SearchKeys
+) -> TypedSearchAttributes:
+    """A delivery's retries in the Web UI: its event type, endpoint and business ids."""
+    pairs: list[SearchAttributePair[str]] = [
+        SearchAttributePair(EVENT_TYPE, event_type),
+        SearchAttributePair(ENDPOINT_ID, endpoint_id),
+    ]
+    known = [
+        (CUSTOMER_ID, keys.customer_id),
+        (SUBSCRIPTION_ID, keys.subscription_id),
+        (INVOICE_ID, keys.invoice_id),
+    ]
+    pairs.extend(SearchAttributePair(key, value) for key, value in known if value)
+    return TypedSearchAttributes(pairs)

@@ -1,4 +1,4 @@
-"""The Temporal side of ``billhook trigger``: start a ``DeliveryWorkflow`` and watch it.
+"""The Temporal side of ``billhook trigger``: publish an event to its dispatcher and watch it.
 
 Imported only by ``trigger``'s handler, since Temporal and the workflows are slow to load.
 """
@@ -9,32 +9,33 @@ import asyncio
 
 from config import Settings
 from errors import NotFound
-from models.delivery import DeliveryStatus, DeliveryWorkflowInput, DeliveryWorkflowResult
+from models.delivery import DeliveryStatus, DeliveryWorkflowResult, Event
 from starter.runtime import Progress
-from starter.temporal import temporal, wait_polling
+from starter.temporal import temporal
 from store import Store
 from store.tables import Delivery
-from temporal_client import start_delivery
+from temporal_client import Publisher
 
 #: How often the store is read for progress while the deliveries run.
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2
 
 
 async def emit_and_wait(
-    settings: Settings, store: Store, input: DeliveryWorkflowInput, wait: float
+    settings: Settings, store: Store, input: Event, wait: float
 ) -> DeliveryWorkflowResult | None:
-    """Start the event's delivery and wait up to ``wait`` seconds for every endpoint's outcome.
+    """Emit the event and wait up to ``wait`` seconds for every endpoint's outcome.
 
     Returns:
         The outcome, or None when it is not done in time (what to do next is printed).
     """
     async with temporal(settings) as client:
-        handle = await start_delivery(client, settings.task_queue, input)
+        publisher = Publisher(client, settings.task_queue, settings.delivery_shards)
+        await publisher.publish([input])
         print(f"emitted {input.event_type.value} as {input.message_id}", flush=True)
         watcher = _Watcher(store, input.message_id)
         try:
             async with asyncio.timeout(wait):
-                return await wait_polling(handle.result(), watcher.poll, interval=POLL_SECONDS)
+                return await watcher.settled()
         except TimeoutError:
             watcher.progress.done()  # end the status line before the explanation
             _print_still_running(input.message_id, watcher.planned, settings.task_queue)
@@ -53,14 +54,27 @@ class _Watcher:
         #: Whether the worker stored the message and its deliveries; None until first asked.
         self.planned: bool | None = None
 
-    async def poll(self) -> None:
+    async def settled(self) -> DeliveryWorkflowResult:
+        """Every endpoint's outcome, once none is pending (the store read every 0.2 s)."""
+        while True:
+            if (result := await self.poll()) is not None:
+                return result
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def poll(self) -> DeliveryWorkflowResult | None:
+        """Show progress; every endpoint's outcome once none is pending."""
         deliveries = await asyncio.to_thread(self._deliveries)
         self.planned = deliveries is not None
         if deliveries is None:
             self.progress.update("waiting for a worker to pick it up...")
-            return
+            return None
         settled = sum(d.status != DeliveryStatus.PENDING for d in deliveries)
         self.progress.update(f"delivering to {len(deliveries)} endpoint(s): {settled} settled")
+        if settled < len(deliveries):
+            return None
+        return DeliveryWorkflowResult(
+            statuses={d.endpoint_id: DeliveryStatus(d.status) for d in deliveries}
+        )
 
     def _deliveries(self) -> list[Delivery] | None:
         try:

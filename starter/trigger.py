@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from config import get_settings
-from models.delivery import DeliveryStatus, DeliveryWorkflowInput, DeliveryWorkflowResult
+from models.delivery import DeliveryStatus, DeliveryWorkflowResult, Event
 from models.events import EventType
 from models.samples import sample_payload
 from starter.attempt import attempt_result
@@ -37,13 +37,13 @@ def register(commands: Subcommands) -> None:
 
 
 def trigger(args: argparse.Namespace) -> None:
-    """Start a ``DeliveryWorkflow`` for a sample payload, then report each endpoint's outcome."""
+    """Emit a sample event of the type through the pipeline, then report each endpoint's outcome."""
     from starter import emit  # Temporal: loaded only by the commands that use it
 
     settings = get_settings()
     store = open_store(settings)
     event_type = EventType(args.event_type)
-    input = DeliveryWorkflowInput.for_event(
+    input = Event.for_event(
         event_type, f"sample:{uuid4().hex}", sample_payload(event_type), datetime.now(UTC)
     )
     result = asyncio.run(emit.emit_and_wait(settings, store, input, args.wait))
@@ -51,9 +51,7 @@ def trigger(args: argparse.Namespace) -> None:
         _print_result(store, input, result)
 
 
-def _print_result(
-    store: Store, input: DeliveryWorkflowInput, result: DeliveryWorkflowResult
-) -> None:
+def _print_result(store: Store, input: Event, result: DeliveryWorkflowResult) -> None:
     if not result.statuses:
         event_type = input.event_type.value
         print(f"no endpoint subscribes to {event_type}; add one with")

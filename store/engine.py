@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine
 from sqlmodel import Session
+
+from errors import StoreNotReady
 
 #: How long a SQLite writer waits for another one before giving up ("database is locked").
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -76,3 +79,20 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """One transaction, committed on exit; its rows stay readable after it closed."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+def insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``, skipping any that would violate a key or unique constraint.
+
+    ``ON CONFLICT DO NOTHING`` stays correct when a concurrent transaction inserts the same row
+    (an activity retried while its first run is still going): it waits, then skips.
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.exec(postgresql.insert(model).values(rows).on_conflict_do_nothing())
+    elif dialect == "sqlite":
+        session.exec(sqlite.insert(model).values(rows).on_conflict_do_nothing())
+    else:
+        raise StoreNotReady(f"unsupported database {dialect!r}; use SQLite or PostgreSQL")

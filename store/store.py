@@ -15,7 +15,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
@@ -25,11 +24,13 @@ from models.delivery import (
     DeliveryStatus,
     DisabledReason,
     EndpointStatus,
-    ErrorKind,
+    Event,
     PlannedDeliveries,
 )
+from store import attempts as attempt_log
 from store import migrate, validation
-from store.engine import create_engine, display_url, transaction
+from store.attempts import Accepted, Claim, Deferred, Finished, Redact, Settled, delivery_row
+from store.engine import create_engine, display_url, insert_ignore, transaction
 from store.secrets import generate_secret, validate_secret
 from store.tables import Attempt, Delivery, Endpoint, EndpointSecret, Message
 
@@ -37,37 +38,6 @@ ENDPOINT_ID_PREFIX = "whend_"
 
 #: Statuses ``recoverable_messages`` resends: the ones that never reached the endpoint.
 RECOVERABLE = (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED)
-
-
-class NewAttempt(BaseModel):
-    """One attempt as the delivery activity measured it."""
-
-    message_id: str
-    endpoint_id: str
-    attempt: int
-    trigger: AttemptTrigger
-    started_at: datetime
-    duration_ms: int
-    url: str
-    response_status: int | None
-    response_body: str | None
-    error_kind: ErrorKind | None
-    error: str | None
-    next_retry_at: datetime | None
-
-
-class DeliveryContext(BaseModel):
-    """What one attempt needs: the message, where to send it, and the secrets to sign with."""
-
-    message_id: str
-    event_type: str
-    payload: dict[str, Any]
-    created_at: datetime
-    endpoint_id: str
-    url: str
-    enabled: bool
-    secrets: list[str]  # current first, then rotated-out ones still inside their grace
-    attempts_so_far: int
 
 
 class MessageSummary(BaseModel):
@@ -287,7 +257,7 @@ class Store:
         """
         with self._session() as session:
             _endpoint(session, endpoint_id)
-            return _signing_secrets(session, endpoint_id, now)
+            return attempt_log.signing_secrets(session, endpoint_id, now)
 
     # Messages and deliveries -------------------------------------------------------------
     def plan_deliveries(
@@ -314,9 +284,9 @@ class Store:
             _insert_message(session, message_id, event_type, business_key, payload, created_at)
             deliveries = _deliveries(session, message_id)
             if not deliveries:
-                _insert_ignore(
-                    session, Delivery, _new_deliveries(session, message_id, event_type, now)
-                )
+                message = _message(session, message_id)
+                rows = attempt_log.plan_rows([message], session.exec(select(Endpoint)), now)
+                insert_ignore(session, Delivery, rows)
                 deliveries = _deliveries(session, message_id)
         return PlannedDeliveries(
             endpoint_ids=_endpoint_ids(deliveries, DeliveryStatus.PENDING),
@@ -324,11 +294,45 @@ class Store:
             max_attempts=max_attempts,
         )
 
-    def delivery_context(self, message_id: str, endpoint_id: str, now: datetime) -> DeliveryContext:
-        """Everything one attempt of ``message_id`` to ``endpoint_id`` needs, secrets included.
+    def accept_batch(
+        self, batch_id: str, events: Sequence[Event], now: datetime, redact: Redact
+    ) -> Accepted:
+        """Store a batch's events and record each new delivery's first attempt in flight.
 
-        A manual resend to an endpoint that has no delivery of the message yet (it subscribed
-        later) gets a ``pending`` delivery created here.
+        One transaction. Events whose message another emission accepted earlier are counted
+        as duplicates and get nothing; ``batch_id`` (stable across retries of the batch) tells
+        them from this batch's own messages. A retried batch gets no second first attempt: a
+        delivery whose attempt was left in flight by a dead worker is marked ``interrupted``
+        and handed off to its retries, like one whose first attempt failed. ``redact`` takes
+        credentials out of the URL an attempt records.
+
+        Raises:
+            Conflict: an event's business key already belongs to a message with another id.
+        """
+        with self._session() as session:
+            return attempt_log.accept(session, batch_id, events, now, redact)
+
+    def claim_attempt(
+        self,
+        message_id: str,
+        endpoint_id: str,
+        trigger: AttemptTrigger,
+        now: datetime,
+        *,
+        redact: Redact,
+        due_after_interrupt: attempt_log.DueAfterInterrupt,
+        max_scheduled: int,
+        stale_after: timedelta,
+    ) -> Claim | Settled | Deferred:
+        """Record the next attempt of one delivery in flight, before its request is sent.
+
+        A scheduled attempt of a delivery that is no longer pending is not made (``Settled``);
+        neither is one to a disabled endpoint (the delivery is recorded ``skipped``). A scheduled
+        attempt left in flight by a dead worker is marked ``interrupted``; the next one waits
+        until ``due_after_interrupt`` says (``Deferred``); past ``max_scheduled`` scheduled
+        attempts the delivery is ``failed``. Any attempt in flight for longer than
+        ``stale_after`` is marked ``interrupted``. A manual resend to an endpoint with no
+        delivery of the message yet (it subscribed later) gets a ``pending`` one created here.
 
         Raises:
             NotFound: no such message or endpoint.
@@ -336,59 +340,32 @@ class Store:
         with self._session() as session:
             message = _message(session, message_id)
             endpoint = _endpoint(session, endpoint_id)
-            delivery = _delivery(session, message_id, endpoint_id, now)
-            return DeliveryContext(
-                message_id=message.id,
-                event_type=message.event_type,
-                payload=message.payload,
-                created_at=message.created_at,
-                endpoint_id=endpoint.id,
-                url=endpoint.url,
-                enabled=endpoint.status == EndpointStatus.ENABLED,
-                secrets=_signing_secrets(session, endpoint_id, now),
-                attempts_so_far=delivery.attempts,
+            delivery = _delivery(session, message_id, endpoint_id, now, lock=True)
+            return attempt_log.claim_one(
+                session,
+                delivery,
+                message,
+                endpoint,
+                trigger,
+                now,
+                redact,
+                due_after_interrupt,
+                max_scheduled,
+                stale_after,
             )
 
-    def record_attempt(
-        self,
-        attempt: NewAttempt,
-        status: DeliveryStatus,
-        *,
-        disable_after: timedelta,
-        disable_reason: DisabledReason | None = None,
-    ) -> bool:
-        """Record an attempt, its delivery's new status, and the endpoint's health, at once.
+    def finish_attempts(self, results: Sequence[Finished], *, disable_after: timedelta) -> set[str]:
+        """Complete claimed attempts with their outcomes, in one transaction.
 
-        Args:
-            attempt: the attempt as measured.
-            status: the delivery's status after it (``pending`` while retries remain).
-            disable_after: a failure streak this long disables the endpoint (5 days).
-            disable_reason: disable the endpoint now for this reason (``gone`` on a 410).
+        Each delivery takes its status after its attempt (a recorded success is never undone);
+        each endpoint's failure streak is kept, and an endpoint is disabled on a 410 or after
+        ``disable_after`` of failures.
 
         Returns:
-            Whether this call disabled the endpoint.
-
-        Raises:
-            NotFound: no such message or endpoint.
+            The endpoints this call disabled.
         """
-        finished = attempt.started_at + timedelta(milliseconds=attempt.duration_ms)
         with self._session() as session:
-            _message(session, attempt.message_id)
-            # Locking the endpoint serializes attempts on it: the count and streak stay exact.
-            endpoint = _endpoint(session, attempt.endpoint_id, lock=True)
-            delivery = _delivery(session, attempt.message_id, attempt.endpoint_id, finished)
-            session.add(Attempt(**attempt.model_dump()))
-            session.flush()
-            delivery.attempts = _count_attempts(session, attempt.message_id, attempt.endpoint_id)
-            delivery.status = status
-            delivery.next_attempt_at = attempt.next_retry_at
-            delivery.updated_at = finished
-            _track_streak(endpoint, status, attempt.started_at)
-            reason = disable_reason or _streak_verdict(endpoint, attempt.started_at, disable_after)
-            if reason is None or endpoint.status == EndpointStatus.DISABLED:
-                return False
-            _disable(endpoint, reason, finished)
-            return True
+            return attempt_log.finish(session, results, disable_after)
 
     def settle_delivery(
         self, message_id: str, endpoint_id: str, status: DeliveryStatus, now: datetime
@@ -554,30 +531,20 @@ def _endpoint_ids(deliveries: Sequence[Delivery], status: DeliveryStatus) -> lis
     return sorted(delivery.endpoint_id for delivery in deliveries if delivery.status == status)
 
 
-def _delivery(session: Session, message_id: str, endpoint_id: str, now: datetime) -> Delivery:
-    """The delivery of a message to an endpoint, created ``pending`` if there is none."""
-    delivery = session.get(Delivery, (message_id, endpoint_id))
-    if delivery is None:
-        row = _delivery_row(message_id, endpoint_id, DeliveryStatus.PENDING, now)
-        _insert_ignore(session, Delivery, [row])
-        delivery = session.get(Delivery, (message_id, endpoint_id))
+def _delivery(
+    session: Session, message_id: str, endpoint_id: str, now: datetime, *, lock: bool = False
+) -> Delivery:
+    """The delivery of a message to an endpoint, created ``pending`` if there is none.
+
+    ``lock`` takes its row lock (PostgreSQL; SQLite's writes are serialized already), so
+    attempts of one delivery take their numbers one after the other.
+    """
+    row = delivery_row(message_id, endpoint_id, DeliveryStatus.PENDING, now)
+    insert_ignore(session, Delivery, [row])
+    delivery = session.get(Delivery, (message_id, endpoint_id), with_for_update=lock or None)
     if delivery is None:  # pragma: no cover - the row was just inserted in this transaction
         raise Conflict(f"could not create the delivery of {message_id} to {endpoint_id}")
     return delivery
-
-
-def _delivery_row(
-    message_id: str, endpoint_id: str, status: DeliveryStatus, now: datetime
-) -> dict[str, Any]:
-    return {
-        "message_id": message_id,
-        "endpoint_id": endpoint_id,
-        "status": status,
-        "attempts": 0,
-        "next_attempt_at": None,
-        "created_at": now,
-        "updated_at": now,
-    }
 
 
 def _insert_message(
@@ -596,59 +563,12 @@ def _insert_message(
         "payload": payload,
         "created_at": created_at,
     }
-    _insert_ignore(session, Message, [row])
+    insert_ignore(session, Message, [row])
     if session.get(Message, message_id) is None:
         raise Conflict(
             f"business key {business_key!r} already belongs to another message than "
             f"{message_id}; message ids derive from business keys, so the emitter is wrong"
         )
-
-
-def _new_deliveries(
-    session: Session, message_id: str, event_type: str, now: datetime
-) -> list[dict[str, Any]]:
-    """A delivery row for each endpoint subscribed to ``event_type``."""
-    # Filtered here rather than in SQL: JSON containment differs between SQLite and
-    # PostgreSQL, and endpoints number in the tens.
-    return [
-        _delivery_row(
-            message_id,
-            endpoint.id,
-            DeliveryStatus.PENDING
-            if endpoint.status == EndpointStatus.ENABLED
-            else DeliveryStatus.SKIPPED,
-            now,
-        )
-        for endpoint in session.exec(select(Endpoint)).all()
-        if event_type in endpoint.event_types
-    ]
-
-
-def _insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows``, skipping any that would violate a key or unique constraint.
-
-    ``ON CONFLICT DO NOTHING`` stays correct when a concurrent transaction inserts the same row
-    (an activity retried while its first run is still going): it waits, then skips.
-    """
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.exec(postgresql.insert(model).values(rows).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        session.exec(sqlite.insert(model).values(rows).on_conflict_do_nothing())
-    else:
-        raise StoreNotReady(f"unsupported database {dialect!r}; use SQLite or PostgreSQL")
-
-
-def _count_attempts(session: Session, message_id: str, endpoint_id: str) -> int:
-    query = (
-        select(sa.func.count())
-        .select_from(Attempt)
-        .where(col(Attempt.message_id) == message_id)
-        .where(col(Attempt.endpoint_id) == endpoint_id)
-    )
-    return session.exec(query).one()
 
 
 def _status_counts(
@@ -677,38 +597,6 @@ def _current_secret(session: Session, endpoint_id: str) -> EndpointSecret:
     if current is None:
         raise Conflict(f"endpoint {endpoint_id} has no current secret; rotate its secret")
     return current
-
-
-def _signing_secrets(session: Session, endpoint_id: str, now: datetime) -> list[str]:
-    query = (
-        select(EndpointSecret)
-        .where(col(EndpointSecret.endpoint_id) == endpoint_id)
-        .where(
-            sa.or_(col(EndpointSecret.expires_at).is_(None), col(EndpointSecret.expires_at) > now)
-        )
-    )
-    rows = session.exec(query).all()
-    # Current first, then the most recently replaced.
-    ordered = sorted(rows, key=lambda row: (row.expires_at is not None, -(row.id or 0)))
-    return [row.secret for row in ordered]
-
-
-# Endpoint health -----------------------------------------------------------------------------
-def _track_streak(endpoint: Endpoint, status: DeliveryStatus, started_at: datetime) -> None:
-    """Keep ``failing_since``: cleared by a success, set by the first failure after one."""
-    if status == DeliveryStatus.SUCCEEDED:
-        endpoint.failing_since = None
-    elif status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED) and not endpoint.failing_since:
-        endpoint.failing_since = started_at
-
-
-def _streak_verdict(
-    endpoint: Endpoint, started_at: datetime, disable_after: timedelta
-) -> DisabledReason | None:
-    """``failing`` when the endpoint has had no success for ``disable_after``."""
-    if endpoint.failing_since is not None and endpoint.failing_since <= started_at - disable_after:
-        return DisabledReason.FAILING
-    return None
 
 
 def _disable(endpoint: Endpoint, reason: DisabledReason, now: datetime) -> None:

@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from models.billing import Aggregation, ChargeTiming, PaymentStatus, SubscriptionStatus
 from models.delivery import (
+    AttemptState,
     AttemptTrigger,
     DeliveryStatus,
     DisabledReason,
@@ -108,6 +109,8 @@ class Message(SQLModel, table=True):
     business_key: str = Field(unique=True)
     payload: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     created_at: datetime = _utc(index=True)
+    #: The dispatcher batch that accepted it: a retried batch finds its own messages by it.
+    accepted_by: str | None = None
 
 
 class Delivery(SQLModel, table=True):
@@ -117,6 +120,7 @@ class Delivery(SQLModel, table=True):
         foreign_key="endpoint.id", primary_key=True, ondelete="CASCADE", index=True
     )
     status: DeliveryStatus = _enum(DeliveryStatus, default=DeliveryStatus.PENDING, index=True)
+    #: The highest attempt number given: each attempt, scheduled or manual, takes the next one.
     attempts: int = 0
     next_attempt_at: datetime | None = _utc(nullable=True)
     created_at: datetime = _utc()
@@ -124,13 +128,26 @@ class Delivery(SQLModel, table=True):
 
 
 class Attempt(SQLModel, table=True):
+    """One request, recorded ``in_flight`` before it is sent and ``completed`` after."""
+
+    __table_args__ = (
+        sa.Index(
+            "uq_attempt_message_id_endpoint_id_attempt",
+            "message_id",
+            "endpoint_id",
+            "attempt",
+            unique=True,
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     message_id: str = Field(foreign_key="message.id", index=True, ondelete="CASCADE")
     endpoint_id: str = Field(foreign_key="endpoint.id", index=True, ondelete="CASCADE")
     attempt: int
     trigger: AttemptTrigger = _enum(AttemptTrigger)
+    state: AttemptState = _enum(AttemptState, default=AttemptState.COMPLETED)
     started_at: datetime = _utc()
-    duration_ms: int
+    duration_ms: int | None = None  # None while in flight, and for an interrupted attempt
     url: str
     response_status: int | None = None
     response_body: str | None = None  # first 4 KiB, decoded leniently

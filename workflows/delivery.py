@@ -1,4 +1,9 @@
-"""``DeliveryWorkflow``: one emitted event, delivered to every endpoint subscribed at emission."""
+"""``DeliveryWorkflow``: billhook 0.1's workflow per event, kept for events emitted before 0.2.
+
+Events are now delivered in batches by ``DispatchWorkflow`` (``workflows.emit``); this workflow
+stays registered so that deliveries started by an older release finish, and so that their
+histories still replay. The delivery timeouts and retry policies live here, shared by all.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,15 @@ STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 #: One HTTP attempt is bounded by the request timeout (15 s); this covers it and the store writes.
 ATTEMPT_TIMEOUT = timedelta(seconds=60)
+#: A delivery activity heartbeats every second: a dead worker's attempt is retried this soon.
+HEARTBEAT_TIMEOUT = timedelta(seconds=3)
+#: Retries of an attempt whose worker died or whose store write failed: soon, and for good. A
+#: failed request sets its own delay (``next_retry_delay``); the store decides when to stop.
+ATTEMPT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
 
 
 def attempt_retry_policy(max_attempts: int) -> RetryPolicy:
@@ -79,6 +93,7 @@ class DeliveryWorkflow:
                 DeliveryActivities.deliver_message,
                 DeliverInput(message_id=message_id, endpoint_id=endpoint_id),
                 start_to_close_timeout=ATTEMPT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=policy,
             )
             return result.status

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from models.delivery import DeliveryWorkflowInput, SearchKeys
+    from activities.emission import EmitActivities
+    from models.delivery import Event, PublishInput, SearchKeys
     from models.events import EventType
 
 from workflows.delivery import DeliveryWorkflow
+
+#: Workflows that emitted before this patch started a ``DeliveryWorkflow`` child per event.
+BATCHED_DELIVERY = "batched-delivery"
+#: Publishing is retried until Temporal accepts the signal: an event is never dropped.
+PUBLISH_TIMEOUT = timedelta(seconds=10)
+PUBLISH_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
 
 
 async def emit(
@@ -21,30 +29,45 @@ async def emit(
     payload: dict[str, Any],
     search: SearchKeys | None = None,
 ) -> str:
-    """Start the delivery of an event; a second emission of the same event is a no-op.
+    """Publish an event to its dispatcher; a second emission of the same event is a no-op.
 
-    The delivery workflow's id is the message id derived from ``event_type`` and ``key``, so
-    Temporal itself refuses a duplicate (a retried starter, a replayed branch). The child is
-    abandoned: it outlives this workflow's runs, including continue-as-new.
+    The message id derives from ``event_type`` and ``key``. A local activity signals the
+    event to its ``DispatchWorkflow`` (``temporal_client.Publisher``); when it returns, the
+    event is in Temporal's history, so it is durable from here whatever crashes next. A second
+    emission (a retried starter, a replayed branch) is dropped by the dispatcher or, later, by
+    the store, which keeps the message under its id.
 
     Args:
         event_type: the event's type.
         key: the business key of the occurrence, e.g. the invoice id.
         payload: the event's payload, serialized as receivers will see it.
-        search: business ids for the delivery workflow's search attributes.
+        search: business ids for the Web UI's search attributes on the delivery's retries.
 
     Returns:
         The message id.
     """
-    input = DeliveryWorkflowInput.for_event(event_type, key, payload, workflow.now(), search)
+    event = Event.for_event(event_type, key, payload, workflow.now(), search)
+    if not workflow.patched(BATCHED_DELIVERY):
+        await _start_legacy_delivery(event)
+        return event.message_id
+    await workflow.execute_local_activity_method(
+        EmitActivities.publish_events,
+        PublishInput(events=[event]),
+        start_to_close_timeout=PUBLISH_TIMEOUT,
+        retry_policy=PUBLISH_RETRY,
+    )
+    return event.message_id
+
+
+async def _start_legacy_delivery(event: Event) -> None:
+    """What runs that emitted before batched delivery did, replayed: a child per event."""
     try:
         await workflow.start_child_workflow(
             DeliveryWorkflow.run,
-            input,
-            id=input.message_id,
+            event,
+            id=event.message_id,
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
     except WorkflowAlreadyStartedError:
-        workflow.logger.info("event %s already emitted as %s", key, input.message_id)
-    return input.message_id
+        workflow.logger.info("event %s already emitted", event.message_id)

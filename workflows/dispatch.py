@@ -1,0 +1,127 @@
+"""``DispatchWorkflow``: a long-lived dispatcher that delivers emitted events in batches."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.delivery import DeliveryActivities
+    from models.delivery import (
+        DeliverBatchInput,
+        DispatchInput,
+        Event,
+        PublishInput,
+        RetryDeliveryInput,
+        retry_workflow_id,
+    )
+    from models.search import delivery_attributes
+
+from workflows.delivery import HEARTBEAT_TIMEOUT
+from workflows.retry import RetryWorkflow
+
+#: Events one batch activity takes: its first attempts run concurrently.
+BATCH_SIZE = 200
+#: Batch activities in flight at once per dispatcher.
+BATCHES_IN_FLIGHT = 4
+#: A batch's requests run concurrently, each bounded by the request timeout (15 s).
+BATCH_TIMEOUT = timedelta(minutes=2)
+#: A batch is retried until the store answers again: an emitted event is never dropped.
+BATCH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+)
+
+
+@workflow.defn
+class DispatchWorkflow:
+    """Id ``dispatch-<task queue>-<shard>``; receives events by signal and never ends.
+
+    Emitters signal-with-start it (``temporal_client.Publisher``), so an event is durable in
+    its history as soon as the signal is accepted. Events are taken in batches of up to
+    ``BATCH_SIZE``, a few batches in flight; a batch activity makes every first attempt, and
+    each delivery whose first attempt failed goes on to a ``RetryWorkflow`` of its own. The
+    run continues as new when Temporal suggests it and the backlog is small, carrying the
+    events not yet sent.
+    """
+
+    @workflow.init
+    def __init__(self, input: DispatchInput) -> None:
+        self.pending: list[Event] = list(input.pending)
+        self.queued = {event.message_id for event in self.pending}
+        self.batches = input.batches
+        self.in_flight = 0
+
+    @workflow.signal
+    def publish(self, input: PublishInput) -> None:
+        """Queue events for delivery; one already queued is not queued twice."""
+        for event in input.events:
+            if event.message_id not in self.queued:
+                self.queued.add(event.message_id)
+                self.pending.append(event)
+
+    @workflow.run
+    async def run(self, input: DispatchInput) -> None:
+        running: set[asyncio.Task[None]] = set()
+        while True:
+            await workflow.wait_condition(
+                lambda: (
+                    bool(self.pending and self.in_flight < BATCHES_IN_FLIGHT)
+                    or self._should_continue()
+                )
+            )
+            if self._should_continue():
+                await workflow.wait_condition(lambda: self.in_flight == 0)
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    input.model_copy(update={"pending": self.pending, "batches": self.batches})
+                )
+            batch, self.pending = self.pending[:BATCH_SIZE], self.pending[BATCH_SIZE:]
+            self.queued.difference_update(event.message_id for event in batch)
+            self.batches += 1
+            self.in_flight += 1
+            # Unique for good: the first run's id survives continue-as-new.
+            batch_id = f"{workflow.info().first_execution_run_id}:{self.batches}"
+            task = asyncio.create_task(self._deliver(batch, batch_id))
+            running.add(task)
+            task.add_done_callback(running.discard)
+
+    def _should_continue(self) -> bool:
+        # Not with a large backlog: the new run's input carries it.
+        return workflow.info().is_continue_as_new_suggested() and len(self.pending) <= BATCH_SIZE
+
+    async def _deliver(self, batch: list[Event], batch_id: str) -> None:
+        try:
+            result = await workflow.execute_activity_method(
+                DeliveryActivities.deliver_batch,
+                DeliverBatchInput(batch_id=batch_id, events=batch),
+                start_to_close_timeout=BATCH_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=BATCH_RETRY,
+            )
+            # Counted as in flight until every retry has started: continuing as new before
+            # would lose them.
+            await asyncio.gather(*(self._start_retries(retry) for retry in result.retries))
+        finally:
+            self.in_flight -= 1
+
+    async def _start_retries(self, retry: RetryDeliveryInput) -> None:
+        try:
+            # Abandoned: a delivery's retries outlive this run, continue-as-new included.
+            await workflow.start_child_workflow(
+                RetryWorkflow.run,
+                retry,
+                id=retry_workflow_id(retry.message_id, retry.endpoint_id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=delivery_attributes(
+                    retry.event_type.value, retry.endpoint_id, retry.search
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("retries of %s already started", retry.message_id)

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(15.0, gt=0)
     max_response_bytes: int = 64 * 1024
     kept_response_bytes: int = 4 * 1024
+    #: Requests in flight to one endpoint at once, per worker: a burst must not flood a receiver.
+    endpoint_concurrency: int = Field(32, ge=1, le=1000)
     #: Dispatchers per task queue (``DispatchWorkflow``); messages spread over them by id.
     delivery_shards: int = Field(4, ge=1, le=64)
     disable_after: timedelta = timedelta(days=5)
@@ -53,11 +55,18 @@ class Settings(BaseSettings):
     #: The worker serves Prometheus metrics on 0.0.0.0:PORT; None (the default) serves none.
     metrics_port: int | None = Field(None, ge=1, le=65535)
     data_dir: Path = Path(".data")
+    #: Crash tests only: points where the worker kills itself (``activities.faults``).
+    failpoints: Annotated[frozenset[str], NoDecode] = frozenset()
     temporal_cli: str | None = None
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
     def _parse_networks(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("failpoints", mode="before")
+    @classmethod
+    def _parse_failpoints(cls, value: object) -> object:
         return _split_csv(value)
 
     @field_validator("metrics_port", mode="before")

@@ -29,7 +29,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities import outcome, signing, transport
+from activities import faults, outcome, signing, transport
 from activities.metrics import DeliveryMetrics, attempt_result
 from config import Settings
 from errors import NotFound
@@ -56,8 +56,6 @@ log = logging.getLogger(__name__)
 USER_AGENT = "billhook/0.2 (+https://github.com/billhook/billhook)"
 #: How often a running delivery activity tells Temporal it is alive (its timeout is 3 times it).
 HEARTBEAT_EVERY = timedelta(seconds=1)
-#: Requests of one batch in flight at once, over the shared keep-alive pool.
-BATCH_CONCURRENCY = 100
 
 _STATUS_AFTER = {
     outcome.Action.SUCCEEDED: DeliveryStatus.SUCCEEDED,
@@ -113,6 +111,8 @@ class DeliveryActivities:
         self.store = store
         self.settings = settings
         self.metrics = metrics or DeliveryMetrics()
+        # Per endpoint, across every batch and retry this worker runs at once.
+        self._limits: dict[str, asyncio.Semaphore] = {}
 
     @activity.defn
     def plan_deliveries(self, input: PlanDeliveriesInput) -> PlannedDeliveries:
@@ -150,13 +150,7 @@ class DeliveryActivities:
             accepted = await asyncio.to_thread(
                 self.store.accept_batch, input.batch_id, input.events, now, transport.redact_url
             )
-            limit = asyncio.Semaphore(BATCH_CONCURRENCY)
-
-            async def one(claim: Claim) -> _Made:
-                async with limit:
-                    return await self._attempt(claim)
-
-            made = await asyncio.gather(*(one(claim) for claim in accepted.claims))
+            made = await asyncio.gather(*(self._attempt(claim) for claim in accepted.claims))
             disabled = await self._finish([m.finished for m in made])
         events = {event.message_id: event for event in input.events}
         result = DeliverBatchResult(skipped=accepted.skipped, duplicates=accepted.duplicates)
@@ -223,7 +217,15 @@ class DeliveryActivities:
 
     async def _attempt(self, claim: Claim) -> _Made:
         """POST one claimed attempt and classify its outcome (nothing is recorded here)."""
-        result = await self._post(claim)
+        limit = self._limits.get(claim.endpoint_id)
+        if limit is None:
+            limit = self._limits[claim.endpoint_id] = asyncio.Semaphore(
+                self.settings.endpoint_concurrency
+            )
+        async with limit:
+            faults.reach(self.settings.failpoints, faults.BEFORE_POST)
+            result = await self._post(claim)
+            faults.reach(self.settings.failpoints, faults.AFTER_POST)
         manual = claim.trigger is AttemptTrigger.MANUAL
         decision = outcome.classify(
             status=result.status,

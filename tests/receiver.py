@@ -54,9 +54,15 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256
+    daemon_threads = True
+
+
 def serve(receiver: Receiver) -> Iterator[Receiver]:
     """Run ``receiver`` on 127.0.0.1 on a free port for the duration of a fixture."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+    # A batch opens many connections at once; the default backlog of 5 would refuse some.
+    server = _Server(("127.0.0.1", 0), _handler(receiver))
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

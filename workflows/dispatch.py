@@ -28,8 +28,9 @@ from workflows.retry import RetryWorkflow
 BATCH_SIZE = 200
 #: Batch activities in flight at once per dispatcher.
 BATCHES_IN_FLIGHT = 4
-#: A batch's requests run concurrently, each bounded by the request timeout (15 s).
-BATCH_TIMEOUT = timedelta(minutes=2)
+#: A batch's requests run concurrently, each bounded by the request timeout (15 s), queued per
+#: endpoint behind its concurrency limit; heartbeats, not this, detect a dead worker.
+BATCH_TIMEOUT = timedelta(minutes=30)
 #: A batch is retried until the store answers again: an emitted event is never dropped.
 BATCH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

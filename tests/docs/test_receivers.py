@@ -32,11 +32,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.signing import generate_secret, secret_key, sign, webhook_headers
 from config import Settings
-from models.delivery import DeliveryStatus, DeliveryWorkflowInput, DeliveryWorkflowResult
+from models.delivery import DeliveryStatus, DeliveryWorkflowResult, Event
 from models.events import EventType
 from store import Store
-from temporal_client import start_delivery
-from tests.conftest import RunWorker
+from tests.conftest import RunWorker, emit_events, settled
 from tests.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,15 +122,15 @@ async def running(
 
 
 async def deliver(
-    client: Any, settings: Settings, run_worker: RunWorker
-) -> tuple[DeliveryWorkflowInput, DeliveryWorkflowResult]:
+    client: Any, settings: Settings, store: Store, run_worker: RunWorker
+) -> tuple[Event, DeliveryWorkflowResult]:
     """Emit an invoice.created through the real pipeline and wait for its delivery."""
-    event = DeliveryWorkflowInput.for_event(
+    event = Event.for_event(
         EventType.INVOICE_CREATED, f"docs:{uuid.uuid4().hex}", PAYLOAD, datetime.now(UTC)
     )
     async with run_worker(client, settings):
-        handle = await start_delivery(client, settings.task_queue, event)
-        result = await handle.result()
+        await emit_events(client, settings, event)
+        result = DeliveryWorkflowResult(statuses=await settled(store, event.message_id))
     return event, result
 
 
@@ -191,7 +190,7 @@ async def test_example_verifies_a_real_delivery(
         secret=make_secret(),
     )
     async with running(command, secret, exit_after=1, port=port) as example:
-        event, result = await deliver(dev_env.client, settings, run_worker)
+        event, result = await deliver(dev_env.client, settings, store, run_worker)
         lines = await example.finish()
 
     assert f"verified invoice.created {event.message_id} attempt 1" in lines, lines
@@ -253,7 +252,7 @@ async def test_no_library_examples_reproduce_a_real_deliverys_signatures(
         receiver.url, ["invoice.created"], now=now, secret=lotus_secret()
     )
     current = store.rotate_secret(endpoint.id, now, timedelta(hours=24))
-    event, result = await deliver(dev_env.client, settings, run_worker)
+    event, result = await deliver(dev_env.client, settings, store, run_worker)
     assert result.statuses == {endpoint.id: DeliveryStatus.SUCCEEDED}
     [request] = receiver.requests
     headers, body = request.headers, request.body

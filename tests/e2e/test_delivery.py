@@ -11,37 +11,39 @@ from datetime import UTC, datetime
 import pytest
 import standardwebhooks.webhooks
 import svix.webhooks
-from temporalio.client import Client, WorkflowHandle
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
 from models.delivery import (
     AttemptTrigger,
     DeliveryStatus,
-    DeliveryWorkflowInput,
-    DeliveryWorkflowResult,
     DisabledReason,
     EndpointStatus,
     ErrorKind,
+    Event,
 )
 from models.events import EventType
 from store import Store
-from temporal_client import start_delivery
-from tests.conftest import RunWorker, record_history
+from tests.conftest import (
+    RunWorker,
+    dispatcher_handle,
+    emit_events,
+    record_history,
+    retry_handle,
+    settled,
+)
 from tests.receiver import Receiver
-from workflows.delivery import DeliveryWorkflow
 
 PAYLOAD = {"invoice_id": "invoice_0123", "amount": 42.5, "currency": {"code": "USD"}}
 
 
 async def emit(
     client: Client, settings: Settings, event_type: EventType = EventType.INVOICE_CREATED
-) -> tuple[DeliveryWorkflowInput, WorkflowHandle[DeliveryWorkflow, DeliveryWorkflowResult]]:
-    event = DeliveryWorkflowInput.for_event(
-        event_type, f"test:{uuid.uuid4().hex}", PAYLOAD, datetime.now(UTC)
-    )
-    return event, await start_delivery(client, settings.task_queue, event)
+) -> Event:
+    event = Event.for_event(event_type, f"test:{uuid.uuid4().hex}", PAYLOAD, datetime.now(UTC))
+    await emit_events(client, settings, event)
+    return event
 
 
 def verify_both(secret: str, received_body: bytes, headers: dict[str, str]) -> None:
@@ -64,11 +66,15 @@ async def test_fails_twice_then_succeeds_with_attempts_1_2_3(
         receiver.url, ["invoice.created"], now=datetime.now(UTC)
     )
     async with run_worker(dev_env.client, settings):
-        event, handle = await emit(dev_env.client, settings)
-        result = await handle.result()
-        await record_history(handle, "delivery-two-failures-then-success")
+        event = await emit(dev_env.client, settings)
+        statuses = await settled(store, event.message_id)
+        retries = retry_handle(dev_env.client, event.message_id, endpoint.id)
+        assert await retries.result() == DeliveryStatus.SUCCEEDED
+        await record_history(retries, "retry-two-failures-then-success")
+        dispatcher = dispatcher_handle(dev_env.client, settings, event.message_id)
+        await record_history(dispatcher, "dispatch-first-attempt-then-retries")
 
-    assert result.statuses == {endpoint.id: DeliveryStatus.SUCCEEDED}
+    assert statuses == {endpoint.id: DeliveryStatus.SUCCEEDED}
     assert len(receiver.requests) == 3
     bodies = [json.loads(r.body) for r in receiver.requests]
     assert [b["attempt"] for b in bodies] == [1, 2, 3]
@@ -95,9 +101,10 @@ async def test_fails_twice_then_succeeds_with_attempts_1_2_3(
 
     # The secret never reaches Temporal histories or logs.
     key_b64 = secret.removeprefix("whsec_")
-    history = json.dumps((await handle.fetch_history()).to_json_dict())
-    assert event.message_id in history
-    assert key_b64 not in history and secret not in history
+    for handle in (dispatcher, retries):
+        history = json.dumps((await handle.fetch_history()).to_json_dict())
+        assert event.message_id in history
+        assert key_b64 not in history and secret not in history
     assert base64.b64encode(base64.b64decode(key_b64)).decode() not in caplog.text
     assert secret not in caplog.text
     assert "attempt 1 of" in caplog.text
@@ -112,11 +119,17 @@ async def test_a_second_emission_of_the_same_event_is_refused(
 ) -> None:
     store.create_endpoint(receiver.url, ["invoice.paid"], now=datetime.now(UTC))
     async with run_worker(dev_env.client, settings):
-        event, handle = await emit(dev_env.client, settings, EventType.INVOICE_PAID)
-        await handle.result()
-        with pytest.raises(WorkflowAlreadyStartedError):
-            await start_delivery(dev_env.client, settings.task_queue, event)
-    assert len(receiver.requests) == 1
+        event = await emit(dev_env.client, settings, EventType.INVOICE_PAID)
+        await settled(store, event.message_id)
+        # Again, once delivered, and twice at once: each is refused by the store.
+        await emit_events(dev_env.client, settings, event)
+        await emit_events(dev_env.client, settings, event, event)
+        later = await emit(dev_env.client, settings, EventType.INVOICE_PAID)
+        await settled(store, later.message_id)
+    assert [r.headers["svix-id"] for r in receiver.requests] == [
+        event.message_id,
+        later.message_id,
+    ]
 
 
 async def test_410_gone_disables_the_endpoint_and_later_events_are_skipped(
@@ -129,10 +142,10 @@ async def test_410_gone_disables_the_endpoint_and_later_events_are_skipped(
     receiver.statuses = [410]
     endpoint, _ = store.create_endpoint(receiver.url, ["invoice.created"], now=datetime.now(UTC))
     async with run_worker(dev_env.client, settings):
-        _, handle = await emit(dev_env.client, settings)
-        assert (await handle.result()).statuses == {endpoint.id: DeliveryStatus.FAILED}
-        second, handle = await emit(dev_env.client, settings)
-        assert (await handle.result()).statuses == {endpoint.id: DeliveryStatus.SKIPPED}
+        first = await emit(dev_env.client, settings)
+        assert await settled(store, first.message_id) == {endpoint.id: DeliveryStatus.FAILED}
+        second = await emit(dev_env.client, settings)
+        assert await settled(store, second.message_id) == {endpoint.id: DeliveryStatus.SKIPPED}
 
     assert len(receiver.requests) == 1
     disabled = store.get_endpoint(endpoint.id)
@@ -157,8 +170,8 @@ async def test_a_blocked_destination_is_recorded_and_not_retried(
     endpoint, _ = store.create_endpoint(receiver.url, ["invoice.created"], now=datetime.now(UTC))
     production = settings.model_copy(update={"allowed_networks": []})
     async with run_worker(dev_env.client, production):
-        event, handle = await emit(dev_env.client, production)
-        assert (await handle.result()).statuses == {endpoint.id: DeliveryStatus.FAILED}
+        event = await emit(dev_env.client, production)
+        assert await settled(store, event.message_id) == {endpoint.id: DeliveryStatus.FAILED}
     assert receiver.requests == []
     [attempt] = store.list_attempts(message_id=event.message_id)
     assert (attempt.error_kind, attempt.response_status, attempt.next_retry_at) == (

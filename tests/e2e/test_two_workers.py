@@ -19,11 +19,16 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
-from models.delivery import DeliveryStatus, DeliveryWorkflowInput
+from models.delivery import DeliveryStatus, Event
 from models.events import EventType
 from store import Store
-from temporal_client import start_delivery
-from tests.conftest import postgres_database
+from tests.conftest import (
+    dispatcher_handle,
+    emit_events,
+    postgres_database,
+    retry_handle,
+    settled,
+)
 from tests.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,23 +92,29 @@ async def test_two_workers_deliver_a_burst_with_consistent_attempt_records(
             await asyncio.sleep(0.2)
         assert len(await pollers(dev_env.client, settings.task_queue)) == 2
         events = [
-            DeliveryWorkflowInput.for_event(
-                EventType.INVOICE_CREATED, f"burst:{i}", {"n": i}, datetime.now(UTC)
-            )
+            Event.for_event(EventType.INVOICE_CREATED, f"burst:{i}", {"n": i}, datetime.now(UTC))
             for i in range(EVENTS)
         ]
-        handles = await asyncio.gather(
-            *(start_delivery(dev_env.client, settings.task_queue, e) for e in events)
+        # One at a time, as independent emitters would: the batches spread over both workers.
+        await asyncio.gather(*(emit_events(dev_env.client, settings, e) for e in events))
+        results = await asyncio.gather(*(settled(store, e.message_id, 120) for e in events))
+        dispatchers = {dispatcher_handle(dev_env.client, settings, e.message_id).id for e in events}
+        retried = [
+            retry_handle(dev_env.client, d.message_id, d.endpoint_id)
+            for e in events
+            for d in store.deliveries_for_message(e.message_id)
+            if d.attempts > 1
+        ]
+        identities = await activity_workers(
+            [dev_env.client.get_workflow_handle(d) for d in dispatchers] + retried
         )
-        results = await asyncio.wait_for(asyncio.gather(*(h.result() for h in handles)), 120)
-        identities = await activity_workers(handles[:10])
     finally:
         for worker in workers:
             worker.terminate()
         outputs = [worker.communicate(timeout=30)[1] for worker in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
 
-    assert all(r.statuses == {e.id: DeliveryStatus.SUCCEEDED for e in endpoints} for r in results)
+    assert all(r == {e.id: DeliveryStatus.SUCCEEDED for e in endpoints} for r in results)
     got = Counter((r.headers["svix-id"], r.path.rsplit("/", 1)[1]) for r in receiver.requests)
     for event in events:
         for n, endpoint in enumerate(endpoints):
@@ -123,7 +134,7 @@ async def test_two_workers_deliver_a_burst_with_consistent_attempt_records(
 
 
 async def activity_workers(handles: list[object]) -> set[str]:
-    """Identities of the workers that ran the delivery activities of these workflows."""
+    """Identities of the workers that ran the activities of these dispatchers and retries."""
     identities: set[str] = set()
     for handle in handles:
         history = await handle.fetch_history()  # type: ignore[attr-defined]

@@ -8,13 +8,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from models.delivery import DeliveryWorkflowInput, DeliveryWorkflowResult
+from config import Settings
+from models.delivery import Event
 from models.events import EventType
-from temporal_client import start_delivery
-from workflows.delivery import DeliveryWorkflow
+from tests.conftest import emit_events
 
 PAYLOAD = {"invoice_id": "invoice_0123", "amount": 42.5}
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
@@ -35,13 +35,12 @@ def address_of(env: WorkflowEnvironment) -> str:
 
 
 async def emit(
-    client: Client, task_queue: str, event_type: EventType = EventType.INVOICE_CREATED
-) -> tuple[DeliveryWorkflowInput, WorkflowHandle[DeliveryWorkflow, DeliveryWorkflowResult]]:
+    client: Client, settings: Settings, event_type: EventType = EventType.INVOICE_CREATED
+) -> Event:
     """Emit a fresh event of ``event_type`` as a starter would."""
-    event = DeliveryWorkflowInput.for_event(
-        event_type, f"ops:{uuid.uuid4().hex}", PAYLOAD, datetime.now(UTC)
-    )
-    return event, await start_delivery(client, task_queue, event)
+    event = Event.for_event(event_type, f"ops:{uuid.uuid4().hex}", PAYLOAD, datetime.now(UTC))
+    await emit_events(client, settings, event)
+    return event
 
 
 @dataclass(frozen=True)

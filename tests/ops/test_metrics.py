@@ -14,7 +14,7 @@ from config import Settings
 from models.delivery import DeliveryStatus, ErrorKind
 from store import Store
 from temporal_client import connect
-from tests.conftest import RunWorker
+from tests.conftest import RunWorker, settled
 from tests.ops.conftest import Sample, address_of, emit, free_port, parse_prometheus, value_of
 from tests.receiver import Receiver
 from worker import telemetry_runtime
@@ -49,13 +49,13 @@ async def test_deliveries_attempts_latency_and_disabling_are_scraped_with_tempor
     endpoint, _ = store.create_endpoint(receiver.url, ["invoice.created"], now=datetime.now(UTC))
     receiver.statuses = [500]  # then 204: one retry, then success
     async with run_worker(client, metered):
-        _, first = await emit(client, metered.task_queue)
-        assert (await first.result()).statuses == {endpoint.id: DeliveryStatus.SUCCEEDED}
+        first = await emit(client, metered)
+        assert await settled(store, first.message_id) == {endpoint.id: DeliveryStatus.SUCCEEDED}
         receiver.default = 410  # the receiver asks to stop: the endpoint is disabled
-        _, second = await emit(client, metered.task_queue)
-        assert (await second.result()).statuses == {endpoint.id: DeliveryStatus.FAILED}
-        _, third = await emit(client, metered.task_queue)
-        assert (await third.result()).statuses == {endpoint.id: DeliveryStatus.SKIPPED}
+        second = await emit(client, metered)
+        assert await settled(store, second.message_id) == {endpoint.id: DeliveryStatus.FAILED}
+        third = await emit(client, metered)
+        assert await settled(store, third.message_id) == {endpoint.id: DeliveryStatus.SKIPPED}
         samples = await scrape(port, until="temporal_activity_execution_latency_count")
 
     def deliveries(outcome: str) -> float | None:

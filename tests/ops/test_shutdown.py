@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from config import Settings
 from models.delivery import DeliveryStatus
 from store import Store
-from tests.conftest import RunWorker
+from tests.conftest import RunWorker, dispatcher_handle, settled
 from tests.ops.conftest import address_of, emit, free_port
 from tests.receiver import Received, Receiver, serve
 
@@ -108,7 +108,7 @@ async def test_sigterm_lets_the_attempt_in_flight_finish_and_record_itself(
             stdout=sink,
             stderr=asyncio.subprocess.STDOUT,
         )
-        event, handle = await emit(dev_env.client, settings.task_queue)
+        event = await emit(dev_env.client, settings)
         code = await stop_mid_attempt(process, slow_receiver, metrics_port)
 
     text = output.read_text()
@@ -117,16 +117,22 @@ async def test_sigterm_lets_the_attempt_in_flight_finish_and_record_itself(
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.SUCCEEDED, 1)
     [attempt] = store.list_attempts(message_id=event.message_id)
     assert (attempt.attempt, attempt.response_status) == (1, 204)
-    # The stopped worker reported the attempt to Temporal: the next worker completes the
-    # workflow without a second request.
+    # The stopped worker reported the batch to Temporal: the next worker sends the next
+    # event and never the first one again.
     async with run_worker(dev_env.client, settings):
-        assert (await handle.result()).statuses == {endpoint.id: DeliveryStatus.SUCCEEDED}
-    assert len(slow_receiver.requests) == 1
-    assert_logged_in_order(text, event.message_id)
+        later = await emit(dev_env.client, settings)
+        assert await settled(store, later.message_id) == {endpoint.id: DeliveryStatus.SUCCEEDED}
+    assert [r.headers["svix-id"] for r in slow_receiver.requests] == [
+        event.message_id,
+        later.message_id,
+    ]
+    assert_logged_in_order(
+        text, event.message_id, dispatcher_handle(dev_env.client, settings, event.message_id).id
+    )
     assert secret.removeprefix("whsec_") not in text and PASSWORD not in text
 
 
-def assert_logged_in_order(text: str, message_id: str) -> None:
+def assert_logged_in_order(text: str, message_id: str, workflow_id: str) -> None:
     """Every line is a JSON object; the signal, the attempt, then the stop were logged."""
     records = [json.loads(line) for line in text.splitlines()]
     assert all({"time", "level", "logger", "message"} <= record.keys() for record in records)
@@ -135,4 +141,4 @@ def assert_logged_in_order(text: str, message_id: str) -> None:
     [attempted] = [i for i, m in enumerate(messages) if m.startswith(f"attempt 1 of {message_id}")]
     stopped = next(i for i, m in enumerate(messages) if m.startswith("worker stopped"))
     assert signalled < attempted < stopped, messages
-    assert records[attempted]["temporal_activity"]["workflow_id"] == message_id
+    assert records[attempted]["temporal_activity"]["workflow_id"] == workflow_id

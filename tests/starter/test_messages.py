@@ -10,7 +10,7 @@ import pytest
 from models.delivery import AttemptTrigger, DeliveryStatus, ErrorKind
 from models.events import EVENT_DESCRIPTIONS, EventType, business_key, message_id
 from models.samples import sample_payload
-from store.store import NewAttempt
+from store.attempts import Claim, Finished
 from tests.starter.conftest import Cli
 
 CREATED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -45,23 +45,34 @@ def _attempt(
     started_at: datetime,
     after: DeliveryStatus,
 ) -> None:
+    """A scheduled attempt as the worker makes one: recorded in flight, then completed."""
     failed = status >= 300
-    cli.store.record_attempt(
-        NewAttempt(
-            message_id=msg,
-            endpoint_id=endpoint_id,
-            attempt=number,
-            trigger=AttemptTrigger.SCHEDULED,
-            started_at=started_at,
-            duration_ms=42,
-            url="https://a.example.com/h",
-            response_status=status,
-            response_body="",
-            error_kind=ErrorKind.HTTP_STATUS if failed else None,
-            error="503 Service Unavailable" if failed else None,
-            next_retry_at=started_at + timedelta(seconds=5) if failed else None,
-        ),
-        after,
+    claim = cli.store.claim_attempt(
+        msg,
+        endpoint_id,
+        AttemptTrigger.SCHEDULED,
+        started_at,
+        redact=str,
+        due_after_interrupt=lambda started, _index: started,
+        max_scheduled=8,
+        stale_after=timedelta(minutes=1),
+    )
+    assert isinstance(claim, Claim) and claim.attempt == number
+    cli.store.finish_attempts(
+        [
+            Finished(
+                message_id=msg,
+                endpoint_id=endpoint_id,
+                attempt=number,
+                status=after,
+                duration_ms=42,
+                response_status=status,
+                response_body="",
+                error_kind=ErrorKind.HTTP_STATUS if failed else None,
+                error="503 Service Unavailable" if failed else None,
+                next_retry_at=started_at + timedelta(seconds=5) if failed else None,
+            )
+        ],
         disable_after=timedelta(days=5),
     )
 

@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from models.delivery import SearchKeys
     from models.events import EventType, message_id
     from store import Store
-    from tests.conftest import RunWorker
+    from tests.conftest import RunWorker, settled
     from tests.receiver import Receiver
     from workflows.emit import emit
 
@@ -45,7 +45,7 @@ async def test_emitting_the_same_event_twice_delivers_it_once(
             EmitTwiceWorkflow.run, key, id=f"emit-{key}", task_queue=settings.task_queue
         )
         for msg in {ids[0], ids[2]}:
-            await ts_env.client.get_workflow_handle(msg).result()
+            await settled(store, msg)
 
     paid, again, past_due = ids
     assert paid == again == message_id(EventType.INVOICE_PAID, key)

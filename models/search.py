@@ -21,9 +21,16 @@ ENDPOINT_ID = SearchAttributeKey.for_keyword("EndpointId")
 ALL_KEYS = (CUSTOMER_ID, SUBSCRIPTION_ID, INVOICE_ID, BILLING_STATUS, EVENT_TYPE, ENDPOINT_ID)
 
 
+#: The dev server's SQLite file in WAL mode, synced at checkpoints rather than on every commit:
+#: nothing is lost when the server process dies (only when the machine loses power), and a
+#: write costs no fsync, which is what bounds the embedded default's latency and throughput.
+DEV_SERVER_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+
+
 def dev_server_args() -> list[str]:
-    """``temporal server start-dev`` flags that register every attribute above."""
-    return [arg for key in ALL_KEYS for arg in ("--search-attribute", f"{key.name}=Keyword")]
+    """``temporal server start-dev`` flags: every attribute above, and the SQLite tuning."""
+    attributes = [arg for key in ALL_KEYS for arg in ("--search-attribute", f"{key.name}=Keyword")]
+    return attributes + [arg for p in DEV_SERVER_PRAGMAS for arg in ("--sqlite-pragma", p)]
 
 
 def business_attributes(keys: SearchKeys) -> list[SearchAttributeUpdate[str]]:

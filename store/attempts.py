@@ -215,6 +215,12 @@ def claim_one(
 
 def finish(session: Session, results: Sequence[Finished], disable_after: timedelta) -> set[str]:
     """Complete claimed attempts, their deliveries and endpoints' health; returns disabled ids."""
+    # Endpoints locked in id order: two batches finishing at once cannot deadlock on them.
+    endpoint_ids = sorted({r.endpoint_id for r in results})
+    endpoints = {e.id: e for e in _locked_endpoints(session, endpoint_ids)}
+    # An endpoint deleted while its attempts were in flight took their rows with it: the
+    # other outcomes of the batch are recorded all the same.
+    results = [r for r in results if r.endpoint_id in endpoints]
     if not results:
         return set()
     attempts = _attempts_by_number(session, results)
@@ -223,16 +229,13 @@ def finish(session: Session, results: Sequence[Finished], disable_after: timedel
         (d.message_id, d.endpoint_id): d
         for d in _deliveries_of(session, list({k[0] for k in keys}), flat=True)
     }
-    # Endpoints locked in id order: two batches finishing at once cannot deadlock on them.
-    endpoint_ids = sorted({r.endpoint_id for r in results})
-    endpoints = {e.id: e for e in _locked_endpoints(session, endpoint_ids)}
     disabled: set[str] = set()
     for result in sorted(results, key=lambda r: attempts[_key(r)].started_at):
         attempt = attempts[_key(result)]
         _complete(attempt, result)
         delivery = deliveries[(result.message_id, result.endpoint_id)]
         finished_at = attempt.started_at + timedelta(milliseconds=result.duration_ms)
-        _advance(delivery, result, finished_at)
+        _advance(delivery, attempt, result, finished_at)
         endpoint = endpoints[result.endpoint_id]
         if _health(endpoint, result, attempt.started_at, finished_at, disable_after):
             disabled.add(endpoint.id)
@@ -374,9 +377,23 @@ def _complete(attempt: Attempt, result: Finished) -> None:
     attempt.next_retry_at = result.next_retry_at
 
 
-def _advance(delivery: Delivery, result: Finished, finished_at: datetime) -> None:
-    """The delivery's status after an attempt; a recorded success is never undone."""
+def _advance(
+    delivery: Delivery, attempt: Attempt, result: Finished, finished_at: datetime
+) -> None:
+    """The delivery's status after an attempt.
+
+    A recorded success is never undone, and a success is always recorded, even one that comes
+    late. Any other outcome is the delivery's only when it is its latest attempt (not a zombie
+    finishing after the next attempt started) and, for a manual one, when no scheduled retry is
+    pending: a failed resend does not cut the schedule short.
+    """
+    succeeded = result.status == DeliveryStatus.SUCCEEDED
     if delivery.status == DeliveryStatus.SUCCEEDED:
+        return
+    if not succeeded and attempt.attempt < delivery.attempts:
+        return
+    manual = attempt.trigger == AttemptTrigger.MANUAL
+    if manual and not succeeded and delivery.status == DeliveryStatus.PENDING:
         return
     delivery.status = result.status
     delivery.next_attempt_at = result.next_retry_at

@@ -12,8 +12,8 @@ with workflow.unsafe.imports_passed_through():
     from models.payloads import customer_payload
     from models.search import CUSTOMER_ID
 
-from workflows.delivery import STORE_RETRY, STORE_TIMEOUT
 from workflows.emit import emit
+from workflows.versions import store_call
 
 
 @workflow.defn
@@ -24,12 +24,7 @@ class CustomerWorkflow:
     async def run(self, input: CustomerWorkflowInput) -> str:
         customer = input.customer
         workflow.upsert_search_attributes([CUSTOMER_ID.value_set(customer.customer_id)])
-        await workflow.execute_activity_method(
-            BillingActivities.create_customer,
-            input,
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-        )
+        await store_call(BillingActivities.create_customer, input)
         return await emit(
             EventType.CUSTOMER_CREATED,
             customer.customer_id,

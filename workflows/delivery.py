@@ -31,8 +31,9 @@ STORE_TIMEOUT = timedelta(seconds=30)
 STORE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 #: One HTTP attempt is bounded by the request timeout (15 s); this covers it and the store writes.
 ATTEMPT_TIMEOUT = timedelta(seconds=60)
-#: A delivery activity heartbeats every second: a dead worker's attempt is retried this soon.
-HEARTBEAT_TIMEOUT = timedelta(seconds=3)
+#: A delivery activity heartbeats every second: a dead worker's attempt is retried this soon. Not
+#: less: on a saturated machine a busy event loop can miss a few seconds of heartbeats.
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 #: Retries of an attempt whose worker died or whose store write failed: soon, and for good. A
 #: failed request sets its own delay (``next_retry_delay``); the store decides when to stop.
 ATTEMPT_RETRY = RetryPolicy(

@@ -15,9 +15,8 @@ with workflow.unsafe.imports_passed_through():
     from models.events import EventType
 
 from workflows.delivery import DeliveryWorkflow
+from workflows.versions import batched
 
-#: Workflows that emitted before this patch started a ``DeliveryWorkflow`` child per event.
-BATCHED_DELIVERY = "batched-delivery"
 #: Publishing is retried until Temporal accepts the signal: an event is never dropped.
 PUBLISH_TIMEOUT = timedelta(seconds=10)
 PUBLISH_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=10))
@@ -47,7 +46,7 @@ async def emit(
         The message id.
     """
     event = Event.for_event(event_type, key, payload, workflow.now(), search)
-    if not workflow.patched(BATCHED_DELIVERY):
+    if not batched():
         await _start_legacy_delivery(event)
         return event.message_id
     await workflow.execute_local_activity_method(

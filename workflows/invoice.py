@@ -20,8 +20,8 @@ with workflow.unsafe.imports_passed_through():
     from models.payloads import invoice_payload
     from models.search import BILLING_STATUS, CUSTOMER_ID, INVOICE_ID, SUBSCRIPTION_ID
 
-from workflows.delivery import STORE_RETRY, STORE_TIMEOUT
 from workflows.emit import emit
+from workflows.versions import store_call
 
 
 @workflow.defn
@@ -49,11 +49,9 @@ class InvoiceWorkflow:
         )
         issued = workflow.now()
         due = issued + timedelta(days=input.net_terms_days)
-        self.state = await workflow.execute_activity_method(
+        self.state = await store_call(
             BillingActivities.issue_invoice,
             IssueInvoiceInput(invoice=input, issue_date=issued, due_date=due),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
         )
         self._show_status()
         await self._emit(EventType.INVOICE_CREATED)
@@ -129,12 +127,7 @@ class InvoiceWorkflow:
 
     async def _save(self) -> None:
         self._show_status()
-        await workflow.execute_activity_method(
-            BillingActivities.update_invoice,
-            self._issued(),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-        )
+        await store_call(BillingActivities.update_invoice, self._issued())
 
     def _show_status(self) -> None:
         state = self._issued()

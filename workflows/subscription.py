@@ -33,9 +33,9 @@ with workflow.unsafe.imports_passed_through():
     from models.periods import period_bounds
     from models.search import BILLING_STATUS, CUSTOMER_ID, SUBSCRIPTION_ID
 
-from workflows.delivery import STORE_RETRY, STORE_TIMEOUT
 from workflows.emit import emit
 from workflows.invoice import InvoiceWorkflow
+from workflows.versions import store_call
 
 #: The error type of the one refusal a caller should simply retry (see ``_require_open``).
 PERIOD_CLOSING = "PeriodClosing"
@@ -211,11 +211,8 @@ class SubscriptionWorkflow:
     # Period end --------------------------------------------------------------------------
     async def _renewal(self) -> tuple[PlanVersionSnapshot, Bounds]:
         """The plan version the next period runs on (the plan's newest) and its bounds."""
-        plan = await workflow.execute_activity_method(
-            BillingActivities.latest_plan_version,
-            PlanRef(plan_id=self.plan.plan_id),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
+        plan = await store_call(
+            BillingActivities.latest_plan_version, PlanRef(plan_id=self.plan.plan_id)
         )
         anchor, index = self._next_anchor(plan)
         start, end, _ = period_bounds(
@@ -295,9 +292,4 @@ class SubscriptionWorkflow:
                 BILLING_STATUS.value_set(self.status.value),
             ]
         )
-        await workflow.execute_activity_method(
-            BillingActivities.record_subscription,
-            self.state(),
-            start_to_close_timeout=STORE_TIMEOUT,
-            retry_policy=STORE_RETRY,
-        )
+        await store_call(BillingActivities.record_subscription, self.state())

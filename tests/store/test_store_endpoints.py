@@ -7,10 +7,10 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from store_testing import T0, new_attempt, plan
+from store_testing import T0, claimed, plan, record_attempt
 
 from errors import InvalidSecret, InvalidUrl, NotFound, UnknownEventType
-from models.delivery import DeliveryStatus, DisabledReason, EndpointStatus
+from models.delivery import DisabledReason, EndpointStatus
 from models.events import EventType
 from store import Store
 from store.validation import endpoint_host
@@ -187,9 +187,9 @@ def test_disable_and_enable(store: Store) -> None:
 def test_delete_endpoint_cascades(store: Store) -> None:
     endpoint, _ = store.create_endpoint("https://a.example/", ["invoice.paid"], T0)
     assert plan(store, "msg_1") == [endpoint.id]
-    store.record_attempt(
-        new_attempt("msg_1", endpoint.id), DeliveryStatus.PENDING, disable_after=timedelta(days=5)
-    )
+    plan(store, "msg_2")
+    record_attempt(store, "msg_1", endpoint.id)
+    claimed(store, "msg_2", endpoint.id)  # one still in flight
     store.delete_endpoint(endpoint.id)
     assert store.list_endpoints() == []
     assert store.deliveries_for_message("msg_1") == []

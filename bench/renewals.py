@@ -1,0 +1,197 @@
+"""Renewals in a burst: N subscriptions whose periods end at the same instant.
+
+    .venv/bin/python bench/renewals.py [--count 1000] [--scale 5000]
+
+billhook's side: N subscription workflows on one plan (a flat fee in arrears) start with the
+same anchor, so every period ends at the same instant; at that instant each one invoices the
+period (an ``InvoiceWorkflow``, ``invoice.created``), renews (``subscription.renewed``) and
+continues as new. Measured: from that instant until the receiver, in its own process, has
+every ``subscription.renewed`` and ``invoice.created``, each verified with the endpoint's
+secret. Beside it, in the same run and on the same dev server, the bare-engine pattern
+(``bench/bare.py``: timer, child workflow, one signed POST activity, continue-as-new) for the
+same count. Prints renewals per second of both and their ratio (target >= 1.0). With
+``--scale M`` it runs billhook's side again with M subscriptions and prints the cost per
+renewal at M against N (target within 1.2x). Writes bench/results/renewals.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from bare import BareActivities, BareInput, BareRenewalWorkflow, BareSubscriptionWorkflow
+from harness import dev_server, progress, write_results
+from pipeline import new_task_queue, open_store, worker_process
+from receiver import ReceiverProcess
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.signing import generate_secret
+from models.billing import ChargeTiming, CustomerSnapshot, SubscriptionWorkflowInput
+from models.events import EventType
+from store import Store
+from store.catalog import Catalog, PlanVersionSpec
+from temporal_client import start_subscription
+from worker import http_client
+
+#: Subscriptions started at once while setting up.
+STARTERS = 50
+
+
+def period_for(count: int) -> timedelta:
+    """A first period long enough to start ``count`` subscriptions before it ends."""
+    return timedelta(seconds=20 + count * 0.05)
+
+
+async def start_all(count: int, label: str, start: Callable[[int], Awaitable[object]]) -> None:
+    limit = asyncio.Semaphore(STARTERS)
+    done = 0
+
+    async def one(i: int) -> None:
+        nonlocal done
+        async with limit:
+            await start(i)
+        done += 1
+        progress(label, done, count)
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+
+
+def ends_at(period: timedelta) -> datetime:
+    return (datetime.now(UTC) + period).replace(microsecond=0)
+
+
+async def billhook_side(
+    client: Client, store: Store, rx: ReceiverProcess, secret: str, count: int
+) -> float:
+    """Seconds from the shared period end until every renewal's two events were received."""
+    catalog = Catalog(store.engine)
+    now = datetime.now(UTC)
+    customer = catalog.create_customer(
+        CustomerSnapshot(customer_id=f"bench-{uuid.uuid4().hex[:8]}", name="Bench"), now
+    )
+    period = period_for(count)
+    plan = catalog.create_plan(
+        "Bench",
+        PlanVersionSpec(
+            period=f"PT{int(period.total_seconds())}S",
+            flat_amount=Decimal(10),
+            flat_timing=ChargeTiming.IN_ARREARS,
+        ),
+        now,
+    )
+    types = [EventType.SUBSCRIPTION_RENEWED.value, EventType.INVOICE_CREATED.value]
+    store.create_endpoint(rx.urls[0], types, now, secret=secret)
+    queue = new_task_queue("renewals")
+    end = ends_at(period)
+    anchor = end - period
+
+    async def subscribe(i: int) -> None:
+        input = SubscriptionWorkflowInput(
+            subscription_id=f"sub_{uuid.uuid4().hex}", customer=customer, plan=plan, anchor=anchor
+        )
+        await start_subscription(client, queue, input)
+
+    with worker_process(client, store, queue):
+        await start_all(count, "billhook: subscriptions started", subscribe)
+        return await _measure(rx, end, 2 * count, f"billhook: events at {count} renewals")
+
+
+async def bare_side(client: Client, rx: ReceiverProcess, secret: str, count: int) -> float:
+    """The same burst in the bare-engine pattern (one POST per renewal)."""
+    queue = new_task_queue("bare")
+    period = period_for(count)
+    end = ends_at(period)
+
+    async def subscribe(i: int) -> None:
+        input = BareInput(
+            subscription_id=f"{i:08d}", period_end=end, period=timedelta(days=1), url=rx.urls[1]
+        )
+        await client.start_workflow(
+            BareSubscriptionWorkflow.run, input, id=f"bare-{queue}-{i}", task_queue=queue
+        )
+
+    async with http_client() as http:
+        with ThreadPoolExecutor(4) as executor:
+            worker = Worker(
+                client,
+                task_queue=queue,
+                workflows=[BareSubscriptionWorkflow, BareRenewalWorkflow],
+                activities=[BareActivities(http, secret).post_renewal],
+                activity_executor=executor,
+            )
+            async with worker:
+                await start_all(count, "bare: subscriptions started", subscribe)
+                return await _measure(rx, end, count, f"bare: POSTs at {count} renewals")
+
+
+async def _measure(rx: ReceiverProcess, end: datetime, expected: int, label: str) -> float:
+    if datetime.now(UTC) >= end - timedelta(seconds=2):
+        raise SystemExit("error: setting up took past the period end; raise period_for()")
+    rx.reset()
+    await asyncio.sleep((end - datetime.now(UTC)).total_seconds())
+    await asyncio.to_thread(rx.wait_for, expected, 600, lambda n: progress(label, n, expected))
+    records = rx.records()
+    stats = rx.stats()
+    if stats["verified"] != expected or stats["unique"] != expected:
+        raise SystemExit(f"error: {label}: {stats}")
+    return max(float(r["received_at"]) for r in records) - end.timestamp()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--scale", type=int, default=0, help="also run billhook at this count")
+    args = parser.parse_args()
+    secret = generate_secret()
+    figures: dict[str, object] = {"count": args.count}
+    with (
+        ReceiverProcess(count=2, secrets=[secret, secret]) as rx,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        print("starting Temporal dev server ...", file=sys.stderr, flush=True)
+        async with dev_server(Path(tmp)) as env:
+            store = open_store(Path(tmp))
+            bare = await bare_side(env.client, rx, secret, args.count)
+            ours = await billhook_side(env.client, store, rx, secret, args.count)
+            if args.scale:
+                scaled = await billhook_side(env.client, store, rx, secret, args.scale)
+    figures.update(
+        billhook_renewals_per_second=round(args.count / ours, 1),
+        bare_renewals_per_second=round(args.count / bare, 1),
+        ratio=round(bare / ours, 3),
+    )
+    lines = [
+        f"billhook: {figures['billhook_renewals_per_second']} renewals/s "
+        f"({args.count} at once; 2 verified events each: subscription.renewed, invoice.created)",
+        f"bare:     {figures['bare_renewals_per_second']} renewals/s "
+        "(timer, child workflow, one signed POST, continue-as-new)",
+    ]
+    if args.scale:
+        cost = (scaled / args.scale) / (ours / args.count)
+        figures.update(
+            scale=args.scale,
+            scaled_renewals_per_second=round(args.scale / scaled, 1),
+            cost_ratio_at_scale=round(cost, 3),
+        )
+        lines.append(
+            f"scale:    {figures['scaled_renewals_per_second']} renewals/s at {args.scale}; cost per renewal {cost:.2f}x that at {args.count} (target <= 1.2)"
+        )
+    path = write_results("renewals", figures)
+    lines += [
+        f"results:  {path}",
+        f"ratio:    {figures['ratio']} (billhook renewals/s / bare; target >= 1.0)",
+    ]
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,42 @@
+"""What changed under running workflows, and how their old histories keep replaying.
+
+billhook 0.2 emits events to dispatchers (``workflows.emit``) instead of starting a
+``DeliveryWorkflow`` child per event, and reaches the store through local activities instead
+of activities (``store_call``): fewer history events and server round trips per renewal. A run
+that started before 0.2 has neither in its history, so ``workflow.patched`` answers False
+while it replays and for the rest of that run, which goes on the 0.1 way; its next run
+(continue-as-new) and every new workflow take the 0.2 paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from temporalio import workflow
+
+from workflows.delivery import STORE_RETRY, STORE_TIMEOUT
+
+RELEASE_0_2 = "billhook-0.2"
+
+R = TypeVar("R")
+
+
+def batched() -> bool:
+    """Whether this run takes billhook 0.2's paths (always, but when replaying a 0.1 run)."""
+    return workflow.patched(RELEASE_0_2)
+
+
+async def store_call(activity: Callable[..., R], arg: Any) -> R:
+    """Run a store activity: local since 0.2 (no scheduling round trip), retried until it answers.
+
+    A store write needs no retry schedule of its own: the workflow task waits for it, and
+    ``STORE_RETRY`` retries it until the database answers again.
+    """
+    if batched():
+        return await workflow.execute_local_activity_method(
+            activity, arg, start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY
+        )
+    return await workflow.execute_activity_method(
+        activity, arg, start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY
+    )

@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 
 NODE_EXAMPLE := docs/examples/node
 
-.PHONY: run test tools bench clean
+.PHONY: run test tools bench bench-quick bench-scale clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "error: need Python >= 3.11 (python3.12 or python3.11 on PATH)"; exit 1; }
@@ -45,8 +45,24 @@ test: $(STAMP) tools
 	$(BIN)/mypy .
 	$(BIN)/pytest -q
 
+## The four benchmarks at their target sizes (about 15 minutes on 2 cores); each prints its
+## ratio or target last and writes bench/results/NAME.json.
 bench: $(STAMP)
-	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/throughput.py --events 1000
+	$(BIN)/python bench/latency.py --rate 20 --seconds 60
+	$(BIN)/python bench/renewals.py --count 1000
+	$(BIN)/python bench/idle.py --count 10000 --seconds 60
+
+## The same, smaller: under 3 minutes.
+bench-quick: $(STAMP)
+	$(BIN)/python bench/throughput.py --events 300
+	$(BIN)/python bench/latency.py --rate 20 --seconds 15
+	$(BIN)/python bench/renewals.py --count 200
+	$(BIN)/python bench/idle.py --count 500 --seconds 15
+
+## Renewals at 1,000 and at 5,000: the cost per renewal at 5,000 against 1,000 (about 20 min).
+bench-scale: $(STAMP)
+	$(BIN)/python bench/renewals.py --count 1000 --scale 5000
 
 clean:
 	rm -rf $(VENV) .data

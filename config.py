@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     kept_response_bytes: int = 4 * 1024
     #: Requests in flight to one endpoint at once, per worker: a burst must not flood a receiver.
     endpoint_concurrency: int = Field(32, ge=1, le=1000)
+    #: Workflow runs a worker keeps in memory between their tasks (Temporal's sticky cache). A
+    #: sleeping subscription needs none: evicted, it is replayed from its short history when its
+    #: timer fires. Each cached run costs about 0.3 MiB.
+    workflow_cache: int = Field(500, ge=0)
     #: Dispatchers per task queue (``DispatchWorkflow``); messages spread over them by id.
     delivery_shards: int = Field(4, ge=1, le=64)
     disable_after: timedelta = timedelta(days=5)

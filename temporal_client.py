@@ -10,19 +10,22 @@ from dataclasses import dataclass, field
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 
 from config import Settings
 from models.billing import (
     CustomerSnapshot,
     CustomerWorkflowInput,
+    InvoiceWorkflowInput,
     SubscriptionState,
     SubscriptionWorkflowInput,
 )
 from models.delivery import DispatchInput, Event, PublishInput, dispatcher_id, shard_of
-from models.search import CUSTOMER_ID, SUBSCRIPTION_ID
+from models.search import CUSTOMER_ID, INVOICE_ID, SUBSCRIPTION_ID
 from workflows.customer import CustomerWorkflow
 from workflows.dispatch import DispatchWorkflow
+from workflows.invoice import InvoiceWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger(__name__)
@@ -160,3 +163,24 @@ async def start_subscription(
             ]
         ),
     )
+
+
+async def start_invoice(client: Client, task_queue: str, input: InvoiceWorkflowInput) -> None:
+    """Start an invoice's workflow, id ``invoice-<invoice id>``; a second start does nothing."""
+    try:
+        await client.start_workflow(
+            InvoiceWorkflow.run,
+            input,
+            id=f"invoice-{input.invoice_id}",
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(CUSTOMER_ID, input.customer.customer_id),
+                    SearchAttributePair(SUBSCRIPTION_ID, input.subscription_id),
+                    SearchAttributePair(INVOICE_ID, input.invoice_id),
+                ]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        log.info("invoice %s already started", input.invoice_id)

@@ -28,17 +28,18 @@ import httpx
 from temporalio.client import Client
 from temporalio.runtime import Runtime, TelemetryConfig
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import logs
 from activities.billing import BillingActivities
 from activities.delivery import DeliveryActivities
-from activities.emission import EmitActivities
+from activities.engine import EngineActivities
 from activities.metrics import DeliveryMetrics, prometheus_config
 from config import Settings, get_settings
 from models.search import dev_server_args
 from store import Store
 from store.catalog import Catalog
-from temporal_client import Publisher, connect
+from temporal_client import Publisher, connect, start_invoice
 from workflows.customer import CustomerWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.dispatch import DispatchWorkflow
@@ -48,6 +49,30 @@ from workflows.retry import RetryWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger("billhook.worker")
+
+#: Loaded once, outside the workflow sandbox: only ``workflows.*`` is imported afresh for each
+#: workflow run. The sandbox re-imports every other module a workflow reaches unless told
+#: not to, and a renewal starts two runs (continue-as-new and its invoice): re-importing
+#: pydantic models and their libraries cost more CPU than the rest of the renewal. These are
+#: side-effect-free at import and deterministic where workflows use them (models), or only
+#: referenced (activities, as activity types).
+PASSTHROUGH = (
+    "models",
+    "activities",
+    "store",
+    "config",
+    "errors",
+    "pydantic",
+    "pydantic_core",
+    "pydantic_settings",
+    "sqlalchemy",
+    "sqlmodel",
+    "httpx",
+    "httpcore",
+    "svix",
+    "alembic",
+    "zoneinfo",
+)
 
 WORKFLOWS = [
     DispatchWorkflow,
@@ -61,11 +86,12 @@ WORKFLOWS = [
 
 
 def activities_of(
-    delivery: DeliveryActivities, billing: BillingActivities, emission: EmitActivities
+    delivery: DeliveryActivities, billing: BillingActivities, engine: EngineActivities
 ) -> list[Callable[..., Any]]:
     """Every activity the worker runs, bound to their resources."""
     return [
-        emission.publish_events,
+        engine.publish_events,
+        engine.start_invoice,
         delivery.deliver_batch,
         delivery.plan_deliveries,
         delivery.deliver_message,
@@ -93,14 +119,19 @@ def build_worker(
     """
     delivery = DeliveryActivities(http, store, settings, delivery_metrics(client, settings))
     publisher = Publisher(client, settings.task_queue, settings.delivery_shards)
+    engine = EngineActivities(
+        publisher.publish, lambda invoice: start_invoice(client, settings.task_queue, invoice)
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
-        activities=activities_of(
-            delivery, BillingActivities(Catalog(store.engine)), EmitActivities(publisher.publish)
-        ),
+        activities=activities_of(delivery, BillingActivities(Catalog(store.engine)), engine),
         activity_executor=executor,
+        max_cached_workflows=settings.workflow_cache,
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
         graceful_shutdown_timeout=graceful_shutdown_timeout(settings),
     )
 

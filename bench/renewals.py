@@ -162,16 +162,17 @@ async def main() -> None:
             store = open_store(Path(tmp))
             bare = await bare_side(env.client, rx, secret, args.count)
             ours = await billhook_side(env.client, store, rx, secret, args.count)
-            if args.scale:
-                scaled = await billhook_side(env.client, store, rx, secret, args.scale)
+            scaled = (
+                await billhook_side(env.client, store, rx, secret, args.scale) if args.scale else 0
+            )
     figures.update(
         billhook_renewals_per_second=round(args.count / ours, 1),
         bare_renewals_per_second=round(args.count / bare, 1),
         ratio=round(bare / ours, 3),
     )
     lines = [
-        f"billhook: {figures['billhook_renewals_per_second']} renewals/s "
-        f"({args.count} at once; 2 verified events each: subscription.renewed, invoice.created)",
+        f"billhook: {figures['billhook_renewals_per_second']} renewals/s ({args.count} at once; "
+        "2 verified events each: subscription.renewed, invoice.created)",
         f"bare:     {figures['bare_renewals_per_second']} renewals/s "
         "(timer, child workflow, one signed POST, continue-as-new)",
     ]
@@ -183,13 +184,12 @@ async def main() -> None:
             cost_ratio_at_scale=round(cost, 3),
         )
         lines.append(
-            f"scale:    {figures['scaled_renewals_per_second']} renewals/s at {args.scale}; cost per renewal {cost:.2f}x that at {args.count} (target <= 1.2)"
+            f"scale:    {figures['scaled_renewals_per_second']} renewals/s at {args.scale}; "
+            f"cost per renewal {cost:.2f}x that at {args.count} (target <= 1.2)"
         )
     path = write_results("renewals", figures)
-    lines += [
-        f"results:  {path}",
-        f"ratio:    {figures['ratio']} (billhook renewals/s / bare; target >= 1.0)",
-    ]
+    lines.append(f"results:  {path}")
+    lines.append(f"ratio:    {figures['ratio']} (billhook renewals/s / bare; target >= 1.0)")
     print("\n".join(lines))
 
 

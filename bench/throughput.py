@@ -19,6 +19,7 @@ import asyncio
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import dev_server, direct_posts, progress, write_results
@@ -36,7 +37,7 @@ async def pipeline(rx: ReceiverProcess, events: int, concurrency: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(Path(tmp))
         for url in rx.urls:
-            store.create_endpoint(url, [EventType.INVOICE_CREATED.value], now=_now())
+            store.create_endpoint(url, [EventType.INVOICE_CREATED.value], now=datetime.now(UTC))
         print("starting Temporal dev server and a worker ...", file=sys.stderr, flush=True)
         async with dev_server(Path(tmp)) as env:
             queue = new_task_queue("throughput")
@@ -62,12 +63,6 @@ async def _warm_up(publisher: Publisher, rx: ReceiverProcess) -> None:
     await publisher.publish([invoice_event(f"warm-up:{time.time_ns()}")])
     await asyncio.to_thread(rx.wait_for, ENDPOINTS, 60)
     rx.reset()
-
-
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 async def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from config import get_settings
-from models.delivery import ErrorKind
+from models.delivery import AttemptState, ErrorKind
 from starter.runtime import Subcommands, open_store, positive_int
 from starter.table import render
 from store.tables import Attempt
@@ -27,8 +27,14 @@ def register(commands: Subcommands) -> None:
 def attempt_result(attempt: Attempt) -> str:
     """An attempt's outcome in a word: its HTTP status, its error kind, or both (``301 redirect``).
 
-    ``http_status`` alone would only repeat what the status code says, so it is left out.
+    ``http_status`` alone would only repeat what the status code says, so it is left out. An
+    attempt still being sent is ``in flight``; one whose worker died mid-attempt is
+    ``interrupted``: its request may or may not have reached the receiver.
     """
+    if attempt.state == AttemptState.IN_FLIGHT:
+        return "in flight"
+    if attempt.state == AttemptState.INTERRUPTED:
+        return "interrupted"
     parts: list[str] = []
     if attempt.response_status is not None:
         parts.append(str(attempt.response_status))

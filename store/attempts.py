@@ -377,9 +377,7 @@ def _complete(attempt: Attempt, result: Finished) -> None:
     attempt.next_retry_at = result.next_retry_at
 
 
-def _advance(
-    delivery: Delivery, attempt: Attempt, result: Finished, finished_at: datetime
-) -> None:
+def _advance(delivery: Delivery, attempt: Attempt, result: Finished, finished_at: datetime) -> None:
     """The delivery's status after an attempt.
 
     A recorded success is never undone, and a success is always recorded, even one that comes

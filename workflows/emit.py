@@ -10,7 +10,7 @@ from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.emission import EmitActivities
+    from activities.engine import EngineActivities
     from models.delivery import Event, PublishInput, SearchKeys
     from models.events import EventType
 
@@ -50,7 +50,7 @@ async def emit(
         await _start_legacy_delivery(event)
         return event.message_id
     await workflow.execute_local_activity_method(
-        EmitActivities.publish_events,
+        EngineActivities.publish_events,
         PublishInput(events=[event]),
         start_to_close_timeout=PUBLISH_TIMEOUT,
         retry_policy=PUBLISH_RETRY,

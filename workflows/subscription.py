@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.billing import BillingActivities
+    from activities.engine import EngineActivities
     from models.billing import (
         AlertSnapshot,
         CancelInput,
@@ -33,9 +34,10 @@ with workflow.unsafe.imports_passed_through():
     from models.periods import period_bounds
     from models.search import BILLING_STATUS, CUSTOMER_ID, SUBSCRIPTION_ID
 
+from workflows.delivery import STORE_RETRY, STORE_TIMEOUT
 from workflows.emit import emit
 from workflows.invoice import InvoiceWorkflow
-from workflows.versions import store_call
+from workflows.versions import batched, store_call
 
 #: The error type of the one refusal a caller should simply retry (see ``_require_open``).
 PERIOD_CLOSING = "PeriodClosing"
@@ -239,16 +241,27 @@ class SubscriptionWorkflow:
             return
         invoice_id = f"invoice_{workflow.uuid4().hex}"
         self.invoice_ids.append(invoice_id)
+        invoice = InvoiceWorkflowInput(
+            invoice_id=invoice_id,
+            subscription_id=self.sub_id,
+            customer=self.input.customer,
+            plan=plan or self.plan,
+            line_items=lines,
+        )
+        if batched():
+            # Started by the worker's client, not as a child: the invoice outlives this run
+            # either way, and a start from a local activity costs the history no events.
+            await workflow.execute_local_activity_method(
+                EngineActivities.start_invoice,
+                invoice,
+                start_to_close_timeout=STORE_TIMEOUT,
+                retry_policy=STORE_RETRY,
+            )
+            return
         # Abandon: the invoice outlives this run, which continue-as-new or an end closes.
         await workflow.start_child_workflow(
             InvoiceWorkflow.run,
-            InvoiceWorkflowInput(
-                invoice_id=invoice_id,
-                subscription_id=self.sub_id,
-                customer=self.input.customer,
-                plan=plan or self.plan,
-                line_items=lines,
-            ),
+            invoice,
             id=f"invoice-{invoice_id}",
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )

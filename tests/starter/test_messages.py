@@ -153,6 +153,34 @@ def test_attempt_list(cli: Cli) -> None:
     assert cli.ok("attempt", "list", "--message", "msg_other") == "(none)\n"
 
 
+def test_attempt_list_shows_attempts_in_flight_and_interrupted(cli: Cli) -> None:
+    msg, _, second = _seed(cli)
+
+    def claim(at: datetime) -> Claim:
+        claimed = cli.store.claim_attempt(
+            msg,
+            second,
+            AttemptTrigger.SCHEDULED,
+            at,
+            redact=str,
+            due_after_interrupt=lambda started, _index: started,
+            max_scheduled=8,
+            stale_after=timedelta(minutes=1),
+        )
+        assert isinstance(claimed, Claim)
+        return claimed
+
+    claim(CREATED + timedelta(seconds=2))  # its worker dies before recording an outcome
+    rows = cli.ok("attempt", "list", "--endpoint", second).splitlines()
+    assert rows[2].split()[4:7] == ["1", "scheduled", "in"] and "in flight" in rows[2]
+    later = claim(CREATED + timedelta(seconds=30))  # the next attempt finds it dead
+
+    rows = cli.ok("attempt", "list", "--endpoint", second).splitlines()
+    assert later.attempt == 2
+    assert "in flight" in rows[2] and rows[2].split()[4] == "2"
+    assert "interrupted" in rows[3] and rows[3].split()[4] == "1"
+
+
 def test_resend_refuses_unknown_ids(cli: Cli) -> None:
     msg, _, _ = _seed(cli)
 

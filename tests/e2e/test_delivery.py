@@ -108,6 +108,12 @@ async def test_fails_twice_then_succeeds_with_attempts_1_2_3(
     assert base64.b64encode(base64.b64decode(key_b64)).decode() not in caplog.text
     assert secret not in caplog.text
     assert "attempt 1 of" in caplog.text
+    # A receiver's 500 is an expected outcome: the SDK logs the retry request as benign
+    # (DEBUG), never as a WARNING with a traceback; billhook's own line says what happened.
+    failed = [
+        r for r in caplog.records if r.getMessage().startswith("Completing activity as failed")
+    ]
+    assert len(failed) == 1 and failed[0].levelno == logging.DEBUG  # attempt 2 asked for 3
 
 
 async def test_a_second_emission_of_the_same_event_is_refused(

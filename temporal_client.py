@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
@@ -21,8 +21,15 @@ from models.billing import (
     SubscriptionState,
     SubscriptionWorkflowInput,
 )
-from models.delivery import DispatchInput, Event, PublishInput, dispatcher_id, shard_of
-from models.search import CUSTOMER_ID, INVOICE_ID, SUBSCRIPTION_ID
+from models.delivery import (
+    DispatchInput,
+    Event,
+    PublishInput,
+    SearchKeys,
+    dispatcher_id,
+    shard_of,
+)
+from models.search import typed_attributes
 from workflows.customer import CustomerWorkflow
 from workflows.dispatch import DispatchWorkflow
 from workflows.invoice import InvoiceWorkflow
@@ -140,9 +147,7 @@ async def start_customer(
         id=f"customer-{customer.customer_id}",
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(
-            [SearchAttributePair(CUSTOMER_ID, customer.customer_id)]
-        ),
+        search_attributes=typed_attributes(SearchKeys(customer_id=customer.customer_id)),
     )
 
 
@@ -156,11 +161,10 @@ async def start_subscription(
         id=f"subscription-{input.subscription_id}",
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(CUSTOMER_ID, input.customer.customer_id),
-                SearchAttributePair(SUBSCRIPTION_ID, input.subscription_id),
-            ]
+        search_attributes=typed_attributes(
+            SearchKeys(
+                customer_id=input.customer.customer_id, subscription_id=input.subscription_id
+            )
         ),
     )
 
@@ -174,12 +178,12 @@ async def start_invoice(client: Client, task_queue: str, input: InvoiceWorkflowI
             id=f"invoice-{input.invoice_id}",
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(CUSTOMER_ID, input.customer.customer_id),
-                    SearchAttributePair(SUBSCRIPTION_ID, input.subscription_id),
-                    SearchAttributePair(INVOICE_ID, input.invoice_id),
-                ]
+            search_attributes=typed_attributes(
+                SearchKeys(
+                    customer_id=input.customer.customer_id,
+                    subscription_id=input.subscription_id,
+                    invoice_id=input.invoice_id,
+                )
             ),
         )
     except WorkflowAlreadyStartedError:

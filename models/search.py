@@ -43,18 +43,24 @@ def business_attributes(keys: SearchKeys) -> list[SearchAttributeUpdate[str]]:
     return [key.value_set(value) for key, value in pairs if value]
 
 
-def delivery_attributes(
-    event_type: str, endpoint_id: str, keys: SearchKeys
-) -> TypedSearchAttributes:
-    """A delivery's retries in the Web UI: its event type, endpoint and business ids."""
-    pairs: list[SearchAttributePair[str]] = [
-        SearchAttributePair(EVENT_TYPE, event_type),
-        SearchAttributePair(ENDPOINT_ID, endpoint_id),
-    ]
+def typed_attributes(keys: SearchKeys, *pairs: SearchAttributePair[str]) -> TypedSearchAttributes:
+    """Search attributes for a workflow start: ``pairs``, then the business ids that are known."""
     known = [
         (CUSTOMER_ID, keys.customer_id),
         (SUBSCRIPTION_ID, keys.subscription_id),
         (INVOICE_ID, keys.invoice_id),
     ]
-    pairs.extend(SearchAttributePair(key, value) for key, value in known if value)
-    return TypedSearchAttributes(pairs)
+    return TypedSearchAttributes(
+        [*pairs, *(SearchAttributePair(key, value) for key, value in known if value)]
+    )
+
+
+def delivery_attributes(
+    event_type: str, endpoint_id: str, keys: SearchKeys
+) -> TypedSearchAttributes:
+    """A delivery's retries in the Web UI: its event type, endpoint and business ids."""
+    return typed_attributes(
+        keys,
+        SearchAttributePair(EVENT_TYPE, event_type),
+        SearchAttributePair(ENDPOINT_ID, endpoint_id),
+    )

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.delivery import AttemptTrigger, DeliveryStatus, ErrorKind
+from models.delivery import DeliveryStatus
 from models.events import EVENT_DESCRIPTIONS, EventType, business_key, message_id
 from models.samples import sample_payload
-from store.attempts import Claim, Finished
+from store.attempts import Claim
 from tests.starter.conftest import Cli
+from tests.store.store_testing import claimed, record_attempt
 
 CREATED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -46,35 +47,17 @@ def _attempt(
     after: DeliveryStatus,
 ) -> None:
     """A scheduled attempt as the worker makes one: recorded in flight, then completed."""
-    failed = status >= 300
-    claim = cli.store.claim_attempt(
+    retry = started_at + timedelta(seconds=5) if status >= 300 else None
+    made, _ = record_attempt(
+        cli.store,
         msg,
         endpoint_id,
-        AttemptTrigger.SCHEDULED,
+        after,
         started_at,
-        redact=str,
-        due_after_interrupt=lambda started, _index: started,
-        max_scheduled=8,
-        stale_after=timedelta(minutes=1),
+        response_status=status,
+        next_retry_at=retry,
     )
-    assert isinstance(claim, Claim) and claim.attempt == number
-    cli.store.finish_attempts(
-        [
-            Finished(
-                message_id=msg,
-                endpoint_id=endpoint_id,
-                attempt=number,
-                status=after,
-                duration_ms=42,
-                response_status=status,
-                response_body="",
-                error_kind=ErrorKind.HTTP_STATUS if failed else None,
-                error="503 Service Unavailable" if failed else None,
-                next_retry_at=started_at + timedelta(seconds=5) if failed else None,
-            )
-        ],
-        disable_after=timedelta(days=5),
-    )
+    assert made.attempt == number
 
 
 def test_event_types_lists_the_catalog(cli: Cli) -> None:
@@ -142,11 +125,11 @@ def test_attempt_list(cli: Cli) -> None:
         "2",
         "scheduled",
         "204",
-        "42",
+        "120",
         "-",
     ]
     assert rows[3].split() == [
-        "2024-05-01", "12:00:01", msg, first, "1", "scheduled", "503", "42",
+        "2024-05-01", "12:00:01", msg, first, "1", "scheduled", "503", "120",
         "2024-05-01", "12:00:06",
     ]  # fmt: skip
     assert len(cli.ok("attempt", "list", "--endpoint", first, "--limit", "1").splitlines()) == 3
@@ -157,18 +140,7 @@ def test_attempt_list_shows_attempts_in_flight_and_interrupted(cli: Cli) -> None
     msg, _, second = _seed(cli)
 
     def claim(at: datetime) -> Claim:
-        claimed = cli.store.claim_attempt(
-            msg,
-            second,
-            AttemptTrigger.SCHEDULED,
-            at,
-            redact=str,
-            due_after_interrupt=lambda started, _index: started,
-            max_scheduled=8,
-            stale_after=timedelta(minutes=1),
-        )
-        assert isinstance(claimed, Claim)
-        return claimed
+        return claimed(cli.store, msg, second, at)
 
     claim(CREATED + timedelta(seconds=2))  # its worker dies before recording an outcome
     rows = cli.ok("attempt", "list", "--endpoint", second).splitlines()

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -153,7 +154,7 @@ class DeliveryActivities:
             made = await asyncio.gather(*(self._attempt(claim) for claim in accepted.claims))
             disabled = await self._finish([m.finished for m in made])
         events = {event.message_id: event for event in input.events}
-        result = DeliverBatchResult(skipped=accepted.skipped, duplicates=accepted.duplicates)
+        result = DeliverBatchResult(skipped=len(accepted.skipped), duplicates=accepted.duplicates)
         for m in made:
             self._observe(m, disabled)
             status = await self._settle_if_disabled(m, disabled)
@@ -164,8 +165,8 @@ class DeliveryActivities:
             else:
                 result.failed += 1
         result.retries.extend(self._handoff(events[h.message_id], h) for h in accepted.handoffs)
-        if accepted.skipped:
-            self.metrics.delivery(input.events[0].event_type.value, "skipped", accepted.skipped)
+        for event_type, count in Counter(accepted.skipped).items():
+            self.metrics.delivery(event_type, "skipped", count)
         return result
 
     @activity.defn

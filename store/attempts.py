@@ -87,7 +87,8 @@ class Accepted:
 
     claims: list[Claim] = field(default_factory=list)
     handoffs: list[Handoff] = field(default_factory=list)
-    skipped: int = 0  # deliveries to disabled endpoints, recorded ``skipped``
+    skipped: list[str] = field(default_factory=list)  # event types of deliveries to disabled
+    # endpoints, recorded ``skipped``
     settled: int = 0  # deliveries a previous run of the batch already settled
     duplicates: int = 0  # events another emission accepted before
 
@@ -158,7 +159,7 @@ def _accept_one(
     redact: Redact,
 ) -> None:
     if delivery.status == DeliveryStatus.SKIPPED and last is None:
-        accepted.skipped += 1
+        accepted.skipped.append(message.event_type)
     elif delivery.status != DeliveryStatus.PENDING:
         accepted.settled += 1
     elif last is None:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
     from models.delivery import (
         AttemptTrigger,
         DeliverInput,
+        DeliveryStatus,
         ManualDeliveryInput,
         ManualDeliveryProgress,
     )
     from models.search import ENDPOINT_ID
 
-from workflows.delivery import ATTEMPT_TIMEOUT
+from workflows.delivery import ATTEMPT_TIMEOUT, HEARTBEAT_TIMEOUT
 
 
 @workflow.defn
@@ -44,18 +46,25 @@ class ManualDeliveryWorkflow:
                         }
                     )
                 )
+            self._progress.count(await self._resend(message_id, input.endpoint_id))
+        return self._progress
+
+    async def _resend(self, message_id: str, endpoint_id: str) -> DeliveryStatus:
+        try:
             result = await workflow.execute_activity_method(
                 DeliveryActivities.deliver_message,
                 DeliverInput(
-                    message_id=message_id,
-                    endpoint_id=input.endpoint_id,
-                    trigger=AttemptTrigger.MANUAL,
+                    message_id=message_id, endpoint_id=endpoint_id, trigger=AttemptTrigger.MANUAL
                 ),
                 start_to_close_timeout=ATTEMPT_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=1),
             )
-            self._progress.count(result.status)
-        return self._progress
+        except ActivityError:
+            # Its worker died mid-attempt (or the message is gone): made once, it counts as
+            # failed; the attempt log shows it interrupted once the next attempt finds it.
+            return DeliveryStatus.FAILED
+        return result.status
 
     @workflow.query
     def progress(self) -> ManualDeliveryProgress:

@@ -45,7 +45,7 @@ test: $(STAMP) tools
 	$(BIN)/mypy .
 	$(BIN)/pytest -q
 
-## The four benchmarks at their target sizes (about 15 minutes on 2 cores); each prints its
+## The four benchmarks at their target sizes (about 18 minutes on 2 cores); each prints its
 ## ratio or target last and writes bench/results/NAME.json.
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py --events 1000

@@ -121,16 +121,24 @@ class _Lane:
                     taken.append(self.waiting.pop(0))
                     count += len(taken[-1][0])
                 await self._signal(taken)
+        except BaseException as exc:
+            for _, done in self.waiting:  # not sent: their emitters must not wait for good
+                if not done.done():
+                    done.set_exception(exc)
+            self.waiting.clear()
+            raise
         finally:
             self.sending = None
 
     async def _signal(self, taken: list[tuple[list[Event], asyncio.Future[None]]]) -> None:
         try:
             await self.publisher.signal(self.shard, [e for events, _ in taken for e in events])
-        except Exception as exc:  # handed to every emitter of this signal, which raises it
+        except BaseException as exc:  # handed to every emitter of this signal, which raises it
             for _, done in taken:
                 if not done.done():
                     done.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise  # cancelled (the process is stopping): the emitters were told
             return
         for _, done in taken:
             if not done.done():

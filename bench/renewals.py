@@ -48,7 +48,7 @@ STARTERS = 50
 
 def period_for(count: int) -> timedelta:
     """A first period long enough to start ``count`` subscriptions before it ends."""
-    return timedelta(seconds=20 + count * 0.05)
+    return timedelta(seconds=30 + count * 0.08)
 
 
 async def start_all(count: int, label: str, start: Callable[[int], Awaitable[object]]) -> None:

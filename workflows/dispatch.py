@@ -26,6 +26,8 @@ from workflows.retry import RetryWorkflow
 
 #: Events one batch activity takes: its first attempts run concurrently.
 BATCH_SIZE = 200
+#: Events a new run's input carries at most when continuing as new (payloads under 2 MB).
+CARRIED_AT_MOST = BATCH_SIZE
 #: Batch activities in flight at once per dispatcher.
 BATCHES_IN_FLIGHT = 4
 #: A batch's requests run concurrently, each bounded by the request timeout (15 s), queued per
@@ -77,11 +79,19 @@ class DispatchWorkflow:
                 )
             )
             if self._should_continue():
-                await workflow.wait_condition(lambda: self.in_flight == 0)
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(
-                    input.model_copy(update={"pending": self.pending, "batches": self.batches})
+                # No new batch while the ones in flight finish: their retries must start in
+                # this run. Should the backlog outgrow what a new run's input may carry,
+                # dispatch goes on and the next quiet moment is taken instead.
+                await workflow.wait_condition(
+                    lambda: self.in_flight == 0 or len(self.pending) > CARRIED_AT_MOST
                 )
+                if self.in_flight == 0 and len(self.pending) <= CARRIED_AT_MOST:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(
+                        input.model_copy(update={"pending": self.pending, "batches": self.batches})
+                    )
+                if not self.pending or self.in_flight >= BATCHES_IN_FLIGHT:
+                    continue
             batch, self.pending = self.pending[:BATCH_SIZE], self.pending[BATCH_SIZE:]
             self.queued.difference_update(event.message_id for event in batch)
             self.batches += 1
@@ -93,8 +103,9 @@ class DispatchWorkflow:
             task.add_done_callback(running.discard)
 
     def _should_continue(self) -> bool:
-        # Not with a large backlog: the new run's input carries it.
-        return workflow.info().is_continue_as_new_suggested() and len(self.pending) <= BATCH_SIZE
+        # Not with a large backlog: the new run's input carries it, within a payload's limit.
+        suggested = workflow.info().is_continue_as_new_suggested()
+        return suggested and len(self.pending) <= CARRIED_AT_MOST
 
     async def _deliver(self, batch: list[Event], batch_id: str) -> None:
         try:

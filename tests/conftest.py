@@ -67,7 +67,7 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
 
     One per test: the test server's clock only moves forward, and it stops skipping for good
     once a workflow closes or continues as new while a child it started is still busy
-    (temporalio/sdk-java#1540), which the delivery children of events routinely are.
+    (temporalio/sdk-java#1540), as 0.1's delivery children of events routinely were.
     """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),

@@ -33,26 +33,25 @@ def dev_server_args() -> list[str]:
     return attributes + [arg for p in DEV_SERVER_PRAGMAS for arg in ("--sqlite-pragma", p)]
 
 
-def business_attributes(keys: SearchKeys) -> list[SearchAttributeUpdate[str]]:
-    """Updates setting the customer, subscription and invoice attributes that are known."""
+def _known(keys: SearchKeys) -> list[tuple[SearchAttributeKey[str], str]]:
+    """The customer, subscription and invoice attributes whose ids are known."""
     pairs = [
         (CUSTOMER_ID, keys.customer_id),
         (SUBSCRIPTION_ID, keys.subscription_id),
         (INVOICE_ID, keys.invoice_id),
     ]
-    return [key.value_set(value) for key, value in pairs if value]
+    return [(key, value) for key, value in pairs if value]
+
+
+def business_attributes(keys: SearchKeys) -> list[SearchAttributeUpdate[str]]:
+    """Updates setting the customer, subscription and invoice attributes that are known."""
+    return [key.value_set(value) for key, value in _known(keys)]
 
 
 def typed_attributes(keys: SearchKeys, *pairs: SearchAttributePair[str]) -> TypedSearchAttributes:
     """Search attributes for a workflow start: ``pairs``, then the business ids that are known."""
-    known = [
-        (CUSTOMER_ID, keys.customer_id),
-        (SUBSCRIPTION_ID, keys.subscription_id),
-        (INVOICE_ID, keys.invoice_id),
-    ]
-    return TypedSearchAttributes(
-        [*pairs, *(SearchAttributePair(key, value) for key, value in known if value)]
-    )
+    known = (SearchAttributePair(key, value) for key, value in _known(keys))
+    return TypedSearchAttributes([*pairs, *known])
 
 
 def delivery_attributes(

@@ -34,6 +34,8 @@ from models.delivery import (
 from store.engine import insert_ignore
 from store.tables import Attempt, Delivery, Endpoint, EndpointSecret, Message
 
+PENDING = DeliveryStatus.PENDING
+
 
 class Claim(BaseModel):
     """An attempt recorded in flight: everything its request needs, secrets included."""
@@ -133,13 +135,15 @@ def accept(
         )
     mine = [messages[i] for i in ids if messages[i].accepted_by == batch_id]
     accepted = Accepted(duplicates=len(ids) - len(mine))
-    deliveries = _deliveries_of(session, [m.id for m in mine])
+    planned = _by_message(_locked_deliveries(session, [m.id for m in mine]))
     endpoints = {e.id: e for e in session.exec(select(Endpoint))}
-    unplanned = [m for m in mine if m.id not in deliveries]
+    unplanned = [m for m in mine if m.id not in planned]
     insert_ignore(session, Delivery, plan_rows(unplanned, endpoints.values(), now))
-    deliveries = _deliveries_of(session, [m.id for m in mine])
-    latest = _latest_attempts(session, [m.id for m in mine if deliveries.get(m.id)])
-    secrets = _secrets_by_endpoint(session, endpoints, now)
+    deliveries = _by_message(_locked_deliveries(session, [m.id for m in mine]))
+    # Only a re-run of the batch finds deliveries planned before it: only they have attempts.
+    latest = _latest_attempts(session, list(planned))
+    pending = {d.endpoint_id for ds in deliveries.values() for d in ds if d.status == PENDING}
+    secrets = signing_secrets(session, pending, now)
     for message in mine:
         for delivery in deliveries.get(message.id, []):
             last = latest.get((delivery.message_id, delivery.endpoint_id))
@@ -210,7 +214,7 @@ def claim_one(
         due = due_after_interrupt(interrupted.started_at, index - 1)
         if due > now:
             return Deferred(interrupted=interrupted.attempt, wait=due - now)
-    secrets = signing_secrets(session, endpoint.id, now)
+    secrets = signing_secrets(session, [endpoint.id], now)[endpoint.id]
     return _claim(session, message, delivery, endpoint, secrets, index, now, redact, trigger)
 
 
@@ -228,7 +232,7 @@ def finish(session: Session, results: Sequence[Finished], disable_after: timedel
     keys = list(dict.fromkeys((r.message_id, r.endpoint_id) for r in results))
     deliveries = {
         (d.message_id, d.endpoint_id): d
-        for d in _deliveries_of(session, list({k[0] for k in keys}), flat=True)
+        for d in _locked_deliveries(session, list({k[0] for k in keys}))
     }
     disabled: set[str] = set()
     for result in sorted(results, key=lambda r: attempts[_key(r)].started_at):
@@ -458,10 +462,11 @@ def _latest_attempts(session: Session, message_ids: list[str]) -> dict[tuple[str
     return {(a.message_id, a.endpoint_id): a for a in session.exec(query)}
 
 
-def _deliveries_of(session: Session, message_ids: list[str], flat: bool = False) -> Any:
-    """Deliveries of ``message_ids``: by message id (lists, by endpoint id), or a flat list."""
+def _locked_deliveries(session: Session, message_ids: list[str]) -> list[Delivery]:
+    """Deliveries of ``message_ids`` in key order, row-locked on PostgreSQL (SQLite's writes are
+    serialized already): attempts of one delivery take their numbers one after the other."""
     if not message_ids:
-        return [] if flat else {}
+        return []
     query = (
         select(Delivery)
         .where(col(Delivery.message_id).in_(message_ids))
@@ -469,12 +474,13 @@ def _deliveries_of(session: Session, message_ids: list[str], flat: bool = False)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
-    rows = list(session.exec(query))
-    if flat:
-        return rows
+    return list(session.exec(query))
+
+
+def _by_message(deliveries: list[Delivery]) -> dict[str, list[Delivery]]:
     grouped: dict[str, list[Delivery]] = {}
-    for row in rows:
-        grouped.setdefault(row.message_id, []).append(row)
+    for delivery in deliveries:
+        grouped.setdefault(delivery.message_id, []).append(delivery)
     return grouped
 
 
@@ -490,28 +496,23 @@ def _locked_endpoints(session: Session, endpoint_ids: list[str]) -> list[Endpoin
     return list(session.exec(query))
 
 
-def _secrets_by_endpoint(
-    session: Session, endpoints: dict[str, Endpoint], now: datetime
+def signing_secrets(
+    session: Session, endpoint_ids: Iterable[str], now: datetime
 ) -> dict[str, list[str]]:
-    query = select(EndpointSecret).where(
-        sa.or_(col(EndpointSecret.expires_at).is_(None), col(EndpointSecret.expires_at) > now)
-    )
-    rows = sorted(session.exec(query), key=lambda r: (r.expires_at is not None, -(r.id or 0)))
-    secrets: dict[str, list[str]] = {endpoint_id: [] for endpoint_id in endpoints}
-    for row in rows:
-        secrets.setdefault(row.endpoint_id, []).append(row.secret)
-    return secrets
-
-
-def signing_secrets(session: Session, endpoint_id: str, now: datetime) -> list[str]:
-    """Secrets that sign a request at ``now``: the current one, then older ones in grace."""
+    """Per endpoint, the secrets that sign a request at ``now``: the current one first, then
+    the most recently replaced ones still inside their grace."""
+    wanted = list(endpoint_ids)
+    secrets: dict[str, list[str]] = {endpoint_id: [] for endpoint_id in wanted}
+    if not wanted:
+        return secrets
     query = (
         select(EndpointSecret)
-        .where(col(EndpointSecret.endpoint_id) == endpoint_id)
+        .where(col(EndpointSecret.endpoint_id).in_(wanted))
         .where(
             sa.or_(col(EndpointSecret.expires_at).is_(None), col(EndpointSecret.expires_at) > now)
         )
     )
-    rows = session.exec(query).all()
-    ordered = sorted(rows, key=lambda row: (row.expires_at is not None, -(row.id or 0)))
-    return [row.secret for row in ordered]
+    rows = sorted(session.exec(query), key=lambda r: (r.expires_at is not None, -(r.id or 0)))
+    for row in rows:
+        secrets[row.endpoint_id].append(row.secret)
+    return secrets

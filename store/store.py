@@ -257,7 +257,7 @@ class Store:
         """
         with self._session() as session:
             _endpoint(session, endpoint_id)
-            return attempt_log.signing_secrets(session, endpoint_id, now)
+            return attempt_log.signing_secrets(session, [endpoint_id], now)[endpoint_id]
 
     # Messages and deliveries -------------------------------------------------------------
     def plan_deliveries(
@@ -539,9 +539,12 @@ def _delivery(
     ``lock`` takes its row lock (PostgreSQL; SQLite's writes are serialized already), so
     attempts of one delivery take their numbers one after the other.
     """
-    row = delivery_row(message_id, endpoint_id, DeliveryStatus.PENDING, now)
-    insert_ignore(session, Delivery, [row])
-    delivery = session.get(Delivery, (message_id, endpoint_id), with_for_update=lock or None)
+    key = (message_id, endpoint_id)
+    delivery = session.get(Delivery, key, with_for_update=lock or None)
+    if delivery is None:
+        row = delivery_row(message_id, endpoint_id, DeliveryStatus.PENDING, now)
+        insert_ignore(session, Delivery, [row])
+        delivery = session.get(Delivery, key, with_for_update=lock or None)
     if delivery is None:  # pragma: no cover - the row was just inserted in this transaction
         raise Conflict(f"could not create the delivery of {message_id} to {endpoint_id}")
     return delivery

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import re
 import shutil
 import sys
 from datetime import timedelta
@@ -10,13 +13,56 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from errors import BillhookError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Svix's schedule: the delay after each failed attempt (7 delays, 8 attempts, ~27.6 hours).
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+#: A codec key's id: short, printable, stored in every payload it encrypts.
+_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: AES-256: keys of 32 bytes.
+CODEC_KEY_BYTES = 32
+
+
+class InvalidSettings(BillhookError):
+    """A setting that cannot be used; the message names it and never holds a secret's value."""
+
+
+def parse_codec_keys(text: str) -> list[tuple[str, bytes]]:
+    """``ID:BASE64,ID:BASE64`` as (key id, 32-byte key) pairs, the encrypting key first.
+
+    Raises:
+        ValueError: an entry is malformed; the message names the entry by position and id
+            only, never the key.
+    """
+    keys: list[tuple[str, bytes]] = []
+    for position, entry in enumerate((e.strip() for e in text.split(",") if e.strip()), 1):
+        key_id, sep, encoded = entry.partition(":")
+        key_id = key_id.strip()
+        if not sep or not _KEY_ID.match(key_id):
+            raise ValueError(
+                f"entry {position} is not ID:KEY (an id of letters, digits, '.', '_' or '-', "
+                "a colon, a base64 key); make one with: billhook codec-key"
+            )
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != CODEC_KEY_BYTES:
+            raise ValueError(
+                f"the key of {key_id!r} is not {CODEC_KEY_BYTES} bytes in base64; "
+                "make one with: billhook codec-key"
+            )
+        if any(key_id == known for known, _ in keys):
+            raise ValueError(f"key id {key_id!r} appears twice")
+        keys.append((key_id, key))
+    return keys
 
 
 def _split_csv(value: object) -> object:
@@ -30,8 +76,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BILLHOOK_", env_file=".env", extra="ignore")
 
+    #: When set, wins over TEMPORAL_ADDRESS and the envconfig profile (``temporal_client``).
     temporal_address: str = "localhost:7233"
+    #: When set, wins over TEMPORAL_NAMESPACE and the envconfig profile.
     temporal_namespace: str = "default"
+    #: Payload encryption keys, ``ID:BASE64,ID:BASE64``: the first encrypts, all decrypt
+    #: (``codec``). Empty: payloads are stored in Temporal unencrypted.
+    codec_keys: SecretStr = SecretStr("")
     task_queue: str = "billhook"
     database_url: str = "sqlite:///.data/billhook.db"
     environment: Literal["development", "production"] = "production"
@@ -73,6 +124,12 @@ class Settings(BaseSettings):
     def _parse_failpoints(cls, value: object) -> object:
         return _split_csv(value)
 
+    @field_validator("codec_keys")
+    @classmethod
+    def _check_codec_keys(cls, value: SecretStr) -> SecretStr:
+        parse_codec_keys(value.get_secret_value())  # refused here, before anything connects
+        return value
+
     @field_validator("metrics_port", mode="before")
     @classmethod
     def _parse_port(cls, value: object) -> object:
@@ -86,6 +143,14 @@ class Settings(BaseSettings):
         if isinstance(value, list):
             return [timedelta(seconds=float(v)) if isinstance(v, str) else v for v in value]
         return value
+
+    def codec_key_ring(self) -> list[tuple[str, bytes]]:
+        """The payload encryption keys as (key id, key), the encrypting one first; [] when off."""
+        return parse_codec_keys(self.codec_keys.get_secret_value())
+
+    def temporal_explicit(self) -> frozenset[str]:
+        """Which of ``temporal_address``, ``temporal_namespace`` were set, not defaulted."""
+        return frozenset({"temporal_address", "temporal_namespace"} & self.model_fields_set)
 
     @property
     def max_attempts(self) -> int:
@@ -104,5 +169,22 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once.
+
+    Raises:
+        InvalidSettings: a setting is malformed; one line naming each such variable.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettings(describe_invalid(exc)) from None
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """A settings error on one line: each variable and what is wrong, without its value."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "BILLHOOK_" + "_".join(str(part) for part in error["loc"][:1]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}")
+    return "invalid settings: " + "; ".join(problems)

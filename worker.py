@@ -36,10 +36,11 @@ from activities.delivery import DeliveryActivities
 from activities.engine import EngineActivities
 from activities.metrics import DeliveryMetrics, prometheus_config
 from config import Settings, get_settings
+from errors import BillhookError
 from models.search import dev_server_args
 from store import Store
 from store.catalog import Catalog
-from temporal_client import Publisher, connect, start_invoice
+from temporal_client import Publisher, connect, resolve_connection, start_invoice
 from workflows.customer import CustomerWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.dispatch import DispatchWorkflow
@@ -201,8 +202,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
                 log.info(
                     "worker on task queue %r of %s (namespace %s)",
                     settings.task_queue,
-                    settings.temporal_address,
-                    settings.temporal_namespace,
+                    client.service_client.config.target_host,
+                    client.namespace,
                 )
                 await stop.wait()
                 grace = graceful_shutdown_timeout(settings).total_seconds()
@@ -233,7 +234,7 @@ async def connect_when_up(
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log.warning(
                 "Temporal at %s does not answer (%s); retrying in %.0f s",
-                settings.temporal_address,
+                resolve_connection(settings).address,
                 reason,
                 delay,
             )
@@ -321,17 +322,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dev", action="store_true", help="also run Temporal's dev server")
     args = parser.parse_args(argv)
-    settings = get_settings()
-    logs.configure(settings.log_format, settings.log_level)
-    context = dev_server(settings) if args.dev else contextlib.nullcontext()
-    with context:
-        if args.dev:
-            print(
-                "billhook is running. Temporal Web UI: http://localhost:8233 "
-                f"(task queue {settings.task_queue}); Ctrl-C stops it.",
-                flush=True,
-            )
-        asyncio.run(_serve(settings))
+    try:
+        settings = get_settings()
+        logs.configure(settings.log_format, settings.log_level)
+        context = dev_server(settings) if args.dev else contextlib.nullcontext()
+        with context:
+            if args.dev:
+                print(
+                    "billhook is running. Temporal Web UI: http://localhost:8233 "
+                    f"(task queue {settings.task_queue}); Ctrl-C stops it.",
+                    flush=True,
+                )
+            asyncio.run(_serve(settings))
+    except BillhookError as exc:  # bad settings, a store not ready: one line, exit 1
+        raise SystemExit(f"error: {' '.join(str(exc).split())}") from None
     log.info("stopped")
 
 

@@ -2,8 +2,10 @@
 
 Checks, in order: Temporal answers at the configured address, the namespace exists, billhook's
 search attributes are registered (the ones that depend on Temporal are skipped when it does not
-answer), the store is reachable and migrated, and the delivery allow-list and environment mode
-as configured. Exits 0 when every check passes, 1 otherwise.
+answer), how billhook connects (address and namespace and where they came from, the envconfig
+profile, TLS, mTLS, whether an API key is used: never the key), payload encryption (refused off
+in production mode), the store is reachable and migrated, and the delivery allow-list and
+environment mode as configured. Exits 0 when every check passes, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def doctor(args: argparse.Namespace) -> None:
     settings = get_settings()
     checks = [
         *asyncio.run(temporal_checks(settings)),
+        connection_check(settings),
+        encryption_check(settings),
         store_check(settings),
         allow_list_check(settings),
         environment_check(settings),
@@ -77,10 +81,14 @@ def doctor(args: argparse.Namespace) -> None:
 
 async def temporal_checks(settings: Settings) -> list[Check]:
     """Temporal reachable, then the namespace, then the search attributes, each given the last."""
-    from temporal_client import connect  # Temporal loads slowly; only this command needs it
+    # Temporal loads slowly; only this command needs it
+    from temporal_client import connect, resolve_connection
 
     runtime.temporal_used = True
-    address = settings.temporal_address
+    try:
+        address = resolve_connection(settings).address
+    except BillhookError as exc:
+        return [Check(False, f"cannot connect to Temporal: {_one_line(exc)}")]
     try:
         client = await asyncio.wait_for(connect(settings), TIMEOUT_SECONDS)
     except (RuntimeError, ValueError, TimeoutError) as exc:
@@ -107,7 +115,7 @@ async def namespace_check(client: Client, settings: Settings) -> Check:
     from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
     from temporalio.service import RPCError, RPCStatusCode
 
-    namespace = settings.temporal_namespace
+    namespace = client.namespace
     try:
         await client.workflow_service.describe_namespace(
             DescribeNamespaceRequest(namespace=namespace),
@@ -129,7 +137,7 @@ async def search_attributes_check(client: Client, settings: Settings) -> Check:
 
     try:
         registered = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=settings.temporal_namespace),
+            ListSearchAttributesRequest(namespace=client.namespace),
             timeout=timedelta(seconds=TIMEOUT_SECONDS),
         )
     except RPCError as exc:
@@ -146,22 +154,56 @@ async def search_attributes_check(client: Client, settings: Settings) -> Check:
     if missing:
         flags = " ".join(f"--name {name}" for name in missing)
         command = f"operator search-attribute create {flags} --type Keyword"
-        fix = _temporal_command(settings, command, namespaced=True)
+        fix = _temporal_command(settings, command, namespaced=True, namespace=client.namespace)
         return Check(
             False, f"search attributes missing: {', '.join(missing)}; add them with: {fix}"
         )
     return Check(True, f"search attributes registered: {', '.join(k.name for k in ALL_KEYS)}")
 
 
-def _temporal_command(settings: Settings, command: str, *, namespaced: bool = False) -> str:
+def _temporal_command(
+    settings: Settings, command: str, *, namespaced: bool = False, namespace: str = "default"
+) -> str:
     """``temporal COMMAND``, aimed at the configured server (and namespace, when ``namespaced``)."""
+    from temporal_client import resolve_connection
+
+    address = resolve_connection(settings).address
     parts = [f"temporal {command}"]
     # The CLI's defaults: flags only where the configuration differs from them.
-    if settings.temporal_address != "localhost:7233":
-        parts.append(f"--address {settings.temporal_address}")
-    if namespaced and settings.temporal_namespace != "default":
-        parts.append(f"--namespace {settings.temporal_namespace}")
+    if address != "localhost:7233":
+        parts.append(f"--address {address}")
+    if namespaced and namespace != "default":
+        parts.append(f"--namespace {namespace}")
     return " ".join(parts)
+
+
+def connection_check(settings: Settings) -> Check:
+    """How billhook connects to Temporal and where each part came from (informational)."""
+    from temporal_client import resolve_connection
+
+    try:
+        connection = resolve_connection(settings)
+    except BillhookError as exc:
+        return Check(False, _one_line(exc))
+    return Check(True, f"Temporal connection: {connection.describe()}")
+
+
+def encryption_check(settings: Settings) -> Check:
+    """Payload encryption: which key seals, which open; off is refused in production mode."""
+    keys = [key_id for key_id, _ in settings.codec_key_ring()]
+    if keys:
+        return Check(
+            True,
+            f"payload encryption: on (AES-256-GCM; key {keys[0]} encrypts, "
+            f"{', '.join(keys)} decrypt)",
+        )
+    if settings.environment == "production":
+        return Check(
+            False,
+            "payload encryption: off in production (histories hold customers' data in clear); "
+            "set BILLHOOK_CODEC_KEYS to the output of: billhook codec-key",
+        )
+    return Check(True, "payload encryption: off (BILLHOOK_CODEC_KEYS is empty)")
 
 
 def store_check(settings: Settings) -> Check:

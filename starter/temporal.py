@@ -13,7 +13,7 @@ from temporalio.service import RPCError
 from config import Settings
 from errors import BillhookError
 from starter import runtime
-from temporal_client import connect
+from temporal_client import connect, resolve_connection
 
 T = TypeVar("T")
 
@@ -26,7 +26,7 @@ async def temporal(settings: Settings) -> AsyncIterator[Client]:
         BillhookError: Temporal is unreachable, refused a request, or a workflow failed.
     """
     runtime.temporal_used = True
-    address = settings.temporal_address
+    address = resolve_connection(settings).address
     try:
         client = await connect(settings)
     except RuntimeError as exc:

@@ -28,6 +28,9 @@ from models.search import ALL_KEYS
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 PASSWORD = "test0password"
+#: The payload encryption keys compose requires (a valid key: the codec server reads it).
+CODEC_KEYS = "k1:" + "A" * 43 + "="
+REQUIRED = {"POSTGRES_PASSWORD": PASSWORD, "BILLHOOK_CODEC_KEYS": CODEC_KEYS}
 SERVICES = {
     "postgres",
     "temporal-schema",
@@ -36,6 +39,7 @@ SERVICES = {
     "temporal-ui",
     "billhook-migrate",
     "worker",
+    "codec-server",
 }
 HEALTHY = "service_healthy"
 DONE = "service_completed_successfully"
@@ -78,7 +82,7 @@ def parse_yaml(text: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The rendered configuration with only the required POSTGRES_PASSWORD set."""
-    done = compose_config(tmp_path_factory.mktemp("compose"), {"POSTGRES_PASSWORD": PASSWORD})
+    done = compose_config(tmp_path_factory.mktemp("compose"), REQUIRED)
     assert done.returncode == 0, done.stderr
     return parse_yaml(done.stdout)
 
@@ -125,6 +129,7 @@ def test_start_order_waits_for_health_and_finished_jobs(
         "temporal-ui": {"temporal": HEALTHY},
         "billhook-migrate": {"temporal-schema": DONE},
         "worker": {"billhook-migrate": DONE, "temporal-setup": DONE},
+        "codec-server": {},
     }
     actual = {
         name: {dep: spec["condition"] for dep, spec in service.get("depends_on", {}).items()}
@@ -198,7 +203,7 @@ def test_versions_have_defaults_and_can_be_pinned(
         "TEMPORAL_UI_VERSION": "4.5.6",
         "POSTGRES_VERSION": "17",
     }
-    done = compose_config(tmp_path, {"POSTGRES_PASSWORD": PASSWORD, **versions})
+    done = compose_config(tmp_path, {**REQUIRED, **versions})
     assert done.returncode == 0, done.stderr
     images = {name: s["image"] for name, s in parse_yaml(done.stdout)["services"].items()}
     assert images["postgres"] == "postgres:17"
@@ -208,17 +213,46 @@ def test_versions_have_defaults_and_can_be_pinned(
 
 
 def test_refuses_to_render_without_the_postgres_password(tmp_path: Path) -> None:
-    done = compose_config(tmp_path, {})
+    done = compose_config(tmp_path, {"BILLHOOK_CODEC_KEYS": CODEC_KEYS})
     assert done.returncode != 0
     assert "POSTGRES_PASSWORD" in done.stderr
+
+
+@pytest.mark.parametrize("keys", [None, ""])
+def test_refuses_to_render_without_payload_encryption_keys(
+    tmp_path: Path, keys: str | None
+) -> None:
+    env = {"POSTGRES_PASSWORD": PASSWORD}
+    if keys is not None:
+        env["BILLHOOK_CODEC_KEYS"] = keys
+    done = compose_config(tmp_path, env)
+    assert done.returncode != 0
+    assert "set BILLHOOK_CODEC_KEYS in .env (billhook codec-key makes one)" in done.stderr
+
+
+def test_workers_encrypt_and_the_web_ui_decodes_through_the_codec_server(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in ("worker", "billhook-migrate", "codec-server"):
+        assert services[name]["environment"]["BILLHOOK_CODEC_KEYS"] == CODEC_KEYS
+    codec = services["codec-server"]
+    assert codec["image"] == services["worker"]["image"]
+    command = codec["command"]
+    assert command[:2] == ["billhook", "codec-server"]
+    assert command[command.index("--port") + 1] == "8081"
+    assert command[command.index("--ui-origin") + 1] == "http://localhost:8080"
+    assert codec["ports"] == ["127.0.0.1:8081:8081/tcp"]  # loopback only: it has no login
+    ui = services["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == "http://localhost:8081"
+    assert "8081/decode" in " ".join(codec["healthcheck"]["test"])
 
 
 def test_env_example_works_once_the_password_is_set(tmp_path: Path) -> None:
     example = ROOT / ".env.example"
     unset = compose_config(tmp_path, {}, env_file=example)
     assert unset.returncode != 0
-    assert "POSTGRES_PASSWORD" in unset.stderr
-    done = compose_config(tmp_path, {"POSTGRES_PASSWORD": PASSWORD}, env_file=example)
+    assert "POSTGRES_PASSWORD" in unset.stderr or "BILLHOOK_CODEC_KEYS" in unset.stderr
+    done = compose_config(tmp_path, REQUIRED, env_file=example)
     assert done.returncode == 0, done.stderr
     # The local-run values in .env.example (SQLite, localhost:7233) do not reach the containers.
     env = parse_yaml(done.stdout)["services"]["worker"]["environment"]

@@ -76,6 +76,10 @@ async def test_everything_in_place_passes_every_check(
         f"✓ Temporal reachable at {address_of(dev_env)}",
         "✓ namespace default exists",
         "✓ search attributes registered: " + ", ".join(key.name for key in ALL_KEYS),
+        f"✓ Temporal connection: {address_of(dev_env)} (from BILLHOOK_TEMPORAL_ADDRESS), "
+        "namespace default (from default); no profile; TLS off; no client certificate; "
+        "no API key",
+        "✓ payload encryption: off (BILLHOOK_CODEC_KEYS is empty)",
         f"✓ store {settings.database_url} reachable and migrated (revision {head_revision()})",
         "✓ delivery allow-list: public internet and 127.0.0.0/8, ::1/128",
         "✓ environment: development (credentials in endpoint URLs are allowed)",
@@ -100,8 +104,8 @@ async def test_an_unreachable_temporal_fails_in_one_line_and_fast(
         f"✗ cannot reach Temporal at {address}: Connection refused; start it with make run"
     )
     # The checks that need Temporal are skipped; the others still run.
-    assert [line[0] for line in report.lines] == ["✗", "✓", "✓", "✓"]
-    assert report.err == "error: 1 of 4 checks failed; fixes are above\n"
+    assert [line[0] for line in report.lines] == ["✗", "✓", "✓", "✓", "✓", "✓"]
+    assert report.err == "error: 1 of 6 checks failed; fixes are above\n"
 
 
 async def test_an_unmigrated_store_names_the_command_that_migrates_it(
@@ -140,7 +144,7 @@ async def test_a_missing_namespace_says_how_to_create_it(
         "✗ namespace nowhere does not exist; create it with: "
         f"temporal operator namespace create --namespace nowhere --address {address_of(dev_env)}"
     )
-    assert len(report.lines) == 5  # the search attributes of a missing namespace are not listed
+    assert len(report.lines) == 7  # the search attributes of a missing namespace are not listed
 
 
 async def test_missing_search_attributes_are_listed_with_the_command_that_adds_them(

@@ -4,7 +4,8 @@ Error tree::
 
     BillhookError                  base: a one-line message fit for the command line
     ├── InvalidInput               a request that was refused and changed nothing
-    │   ├── InvalidUrl             not http(s), no host, or credentials in production
+    │   ├── InvalidUrl             not http(s), no host, too long, control characters, a host
+    │   │                          that is never a receiver, or credentials in production
     │   ├── UnknownEventType       an event type outside the catalog (models.events.EventType)
     │   └── InvalidSecret          not ``whsec_`` + base64
     ├── NotFound                   no endpoint / message with that id

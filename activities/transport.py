@@ -31,6 +31,12 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 #: ``scheme://userinfo@``: greedy up to the authority's last ``@``, anywhere in a text.
 _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s]*)@")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Cloud metadata services outside link-local space (AWS's IPv6 one is a ULA address).
+_METADATA = frozenset({ipaddress.IPv6Address("fd00:ec2::254")})
+#: Kinds of address (``_not_global``'s reasons) that no endpoint is ever at.
+_NEVER_RECEIVERS = frozenset(
+    {"unspecified", "link-local, e.g. cloud metadata", "multicast", "reserved", "site-local"}
+)
 
 
 class Blocked(Exception):
@@ -74,6 +80,8 @@ def _not_global(address: IPAddress) -> str | None:
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
         ("link-local, e.g. cloud metadata", address.is_link_local),
+        # Deprecated (RFC 3879) yet still routed inside some sites; ``is_global`` lets it pass.
+        ("site-local", isinstance(address, ipaddress.IPv6Address) and address.is_site_local),
         ("multicast", address.is_multicast),
         ("shared address space", address in _SHARED),
         ("reserved", address.is_reserved),
@@ -107,6 +115,65 @@ def _refusal(address: IPAddress, allowed: Sequence[IPNetwork]) -> str | None:
     return f"{why}, as {embedded}" if why and embedded else why
 
 
+def literal_refusal(host: str, allowed: Sequence[IPNetwork]) -> str | None:
+    """Why a URL's host is refused before any lookup, when an endpoint is created or changed.
+
+    Refused whatever the configuration (unless ``allowed`` holds the address): IPv4 written in
+    a shorthand, octal, hex or decimal form (``127.1``, ``0177.0.0.1``, ``0x7f.1``,
+    ``2130706433``), which resolvers read as an address while people read a name; an IPv6
+    form of a non-global IPv4 address (``::ffff:127.0.0.1``, NAT64, 6to4); and literals no
+    receiver can be at: unspecified, multicast, link-local (cloud metadata) and reserved
+    addresses, and ``fd00:ec2::254``. Loopback and private literals are accepted here, since
+    the worker's ``BILLHOOK_ALLOWED_NETWORKS`` may allow them; delivery checks every address
+    of every attempt again, names included.
+
+    Args:
+        host: the URL's host, without brackets (``urlsplit(url).hostname``).
+        allowed: networks the caller's configuration allows.
+    """
+    try:
+        address = ipaddress.ip_address(_without_dot(host))
+    except ValueError:
+        return _numeric_form(_without_dot(host))
+    embedded = _embedded_v4(address)
+    if _refusal(address, allowed) is None:
+        return None
+    why = _not_global(embedded or address)
+    if embedded is not None and why is not None:
+        return f"{host} stands for the IPv4 address {embedded} ({why}); write that address"
+    if address in _METADATA or why in _NEVER_RECEIVERS:
+        return (
+            f"{host} is not globally routable ({why}) and can never be a receiver; "
+            "give the receiver's own address or host name"
+        )
+    return None
+
+
+def _without_dot(host: str) -> str:
+    """``host`` without a trailing dot when the rest is an IPv4 address in some form."""
+    bare = host.rstrip(".")
+    if bare == host or not bare:
+        return host
+    try:
+        socket.inet_aton(bare)
+    except (OSError, ValueError):
+        return host
+    return bare
+
+
+def _numeric_form(host: str) -> str | None:
+    """The refusal of an IPv4 address written other than as dotted decimal, if ``host`` is one."""
+    try:
+        packed = socket.inet_aton(host)  # what getaddrinfo accepts as an IPv4 literal
+    except (OSError, ValueError):  # ValueError: an embedded NUL
+        return None
+    address = ipaddress.IPv4Address(packed)
+    return (
+        f"{host} is the IPv4 address {address} written in a shorthand, octal, hex or decimal "
+        "form; write the address as dotted decimal, or use a host name"
+    )
+
+
 def _label(host: str, address: IPAddress) -> str:
     """The host, and the address it resolved to when the host is a name."""
     try:
@@ -133,6 +200,8 @@ async def resolve_checked(host: str, port: int, allowed: Sequence[IPNetwork]) ->
             address is enough: a resolver could hand it out on the next lookup.
     """
     loop = asyncio.get_running_loop()
+    # "127.0.0.1." is that address to some resolvers and no name to others: judge it as the address.
+    host = _without_dot(host)
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
@@ -197,8 +266,46 @@ def _request(
     )
 
 
+async def _redirect_refusal(
+    target: httpx.URL, location: str | None, allowed: Sequence[IPNetwork]
+) -> str | None:
+    """Why a redirect's destination is refused, or None (never followed either way).
+
+    A receiver answering with a redirect to a metadata service or another internal address is
+    probing for a way in: the attempt is recorded ``blocked`` and not retried, as if the
+    endpoint's URL named that address. Another host is resolved and checked as any is.
+    """
+    if not location:
+        return None
+    try:
+        destination = target.join(location.strip())
+    except httpx.InvalidURL:
+        return None  # unusable anyway: an ordinary redirect failure
+    shown = redact_url(destination)
+    if destination.scheme not in _DEFAULT_PORTS:
+        return f"redirect to {shown}: scheme {destination.scheme!r} is refused"
+    if not destination.host:
+        return None
+    host = destination.raw_host.decode("ascii")
+    port = destination.port or _DEFAULT_PORTS[destination.scheme]
+    if host == target.raw_host.decode("ascii"):
+        return None  # the host already checked for this attempt
+    try:
+        await resolve_checked(host, port, allowed)
+    except Blocked as exc:
+        return f"redirect to {shown}: {exc}"
+    except ResolveFailed:
+        return None
+    return None
+
+
 async def _exchange(
-    client: httpx.AsyncClient, request: httpx.Request, max_bytes: int, keep_bytes: int
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    max_bytes: int,
+    keep_bytes: int,
+    allowed: Sequence[IPNetwork],
+    target: httpx.URL,
 ) -> HttpOutcome:
     """Send the request and read at most ``max_bytes`` of the response (no redirects)."""
     response = await client.send(request, stream=True, follow_redirects=False)
@@ -211,7 +318,11 @@ async def _exchange(
     if too_large:
         kind, error = ErrorKind.TOO_LARGE, f"HTTP {status} with a body over {max_bytes} bytes"
     elif 300 <= status < 400:
-        kind, error = ErrorKind.REDIRECT, f"HTTP {status} redirect, not followed"
+        location = response.headers.get("location")
+        if (why := await _redirect_refusal(target, location, allowed)) is not None:
+            kind, error = ErrorKind.BLOCKED, f"blocked: HTTP {status} {why}; not followed"
+        else:
+            kind, error = ErrorKind.REDIRECT, f"HTTP {status} redirect, not followed"
     elif not 200 <= status < 300:
         kind, error = ErrorKind.HTTP_STATUS, f"HTTP {status}"
     return HttpOutcome(
@@ -252,7 +363,7 @@ async def _attempt(
 
     async def send_to(address: IPAddress) -> HttpOutcome:
         request = _request(client, target, address, body, headers, io_timeout)
-        return await _exchange(client, request, max_bytes, keep_bytes)
+        return await _exchange(client, request, max_bytes, keep_bytes, allowed, target)
 
     for address in others:
         try:

@@ -30,6 +30,9 @@ _DURATION = re.compile(
     re.ASCII,
 )
 _ONE_MICROSECOND = timedelta(microseconds=1)
+#: The longest period: 10 years, as months or as days and time.
+_MAX_MONTHS = 120
+_MAX_DAYS = 3653
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ def _parse(period: str) -> _Step:
         raise ValueError(f"billing period {period!r} is too long") from error
     if not (step.months or step.days or step.time):
         raise ValueError(f"billing period {period!r} must be longer than zero")
+    if step.months > _MAX_MONTHS or step.days + step.time / timedelta(days=1) > _MAX_DAYS:
+        # Periods this long are typos, and their ends would soon leave the calendar.
+        raise ValueError(f"billing period {period!r} is too long; give at most 10 years")
     return step
 
 
@@ -89,7 +95,7 @@ def zone(name: str) -> ZoneInfo:
     """
     try:
         found = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:  # OSError: name too long
         raise ValueError(f"unknown timezone {name!r}: use an IANA name such as UTC") from error
     # Temporal's workflow sandbox wraps ZoneInfo in a proxy (to restrict ZoneInfo.from_file and
     # clear_cache) and datetime refuses the proxied instances as tzinfo. The proxy reports the

@@ -6,6 +6,8 @@ other bad input: one ``error:`` line and exit 1, with nothing written or started
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -21,6 +23,11 @@ from store.catalog import Catalog
 
 #: How long a command waits for a worker to answer before saying none seems to be running.
 WORKER_WAIT_SECONDS = 20.0
+#: A decimal number as people write one: ``12``, ``-0.5``, ``.25``, ``1e3``.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+#: Longer than any amount the catalog stores (14 digits, a point, 6 decimals) with room to spare.
+_MAX_NUMBER_LENGTH = 100
+_DAYS = re.compile(r"[0-9]{1,9}", re.ASCII)
 
 
 def open_catalog(settings: Settings) -> Catalog:
@@ -38,12 +45,13 @@ def parse_decimal(what: str, text: str) -> Decimal:
     Raises:
         InvalidInput: ``text`` is not a finite number.
     """
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        value = Decimal("NaN")
+    value = Decimal("NaN")
+    # ASCII digits only: Decimal alone would take "1_000", full-width digits and "NaN".
+    if len(text) <= _MAX_NUMBER_LENGTH and _DECIMAL.fullmatch(text.strip()):
+        with contextlib.suppress(InvalidOperation):
+            value = Decimal(text.strip())
     if not value.is_finite():
-        raise InvalidInput(f"the {what} {text!r} is not a number; give one like 12.50")
+        raise InvalidInput(f"the {what} {text[:40]!r} is not a number; give one like 12.50")
     return value
 
 
@@ -55,10 +63,7 @@ def parse_days(text: str | None) -> int | None:
     """
     if text is None:
         return None
-    try:
-        days = int(text)
-    except ValueError:
-        days = -1
+    days = int(text) if _DAYS.fullmatch(text.strip()) else -1
     if days < 0:
         raise InvalidInput(f"net terms {text!r} must be a whole number of days, 0 or more")
     return days

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import unicodedata
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -18,6 +19,7 @@ from errors import BillhookError
 from starter import (
     alert,
     attempt,
+    codec_server,
     customer,
     db,
     demo,
@@ -52,12 +54,22 @@ GROUPS = (
     invoice,
     demo,
     doctor,
+    codec_server,
 )
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``error:`` line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        """Exit 2 with one line naming the command, what is wrong, and where the help is."""
+        command = self.prog.removeprefix("billhook").strip() or "billhook"
+        self.exit(2, f"error: {command}: {_printable(message)}; see {self.prog} --help\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``billhook`` parser with every command group registered."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="billhook",
         description="Self-hosted webhook delivery for billing events, on Temporal.",
     )
@@ -114,4 +126,20 @@ def _exit_after_temporal(code: int) -> NoReturn:
 
 def one_line(exc: BaseException) -> str:
     """An error's message on a single line, for scripts that read stderr line by line."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return _printable(str(exc)) or type(exc).__name__
+
+
+#: Past this, an error quoting what was given (a 100,000-character id) is cut short.
+MAX_ERROR_LENGTH = 1000
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line, control and bidi characters escaped: input never drives a terminal."""
+    text = " ".join(text.split())
+    text = "".join(
+        f"\\u{ord(char):04x}"
+        if unicodedata.category(char) in ("Cc", "Cf") and not char.isprintable()
+        else char
+        for char in text
+    )
+    return text if len(text) <= MAX_ERROR_LENGTH else text[:MAX_ERROR_LENGTH] + "..."

@@ -88,6 +88,26 @@ def refuse_credentials(url: str, settings: Settings) -> None:
         )
 
 
+def refuse_destination(url: str, settings: Settings) -> None:
+    """Refuse a URL whose host is, without any lookup, an address delivery would block.
+
+    Delivery resolves and checks every attempt's host again (a name's addresses can change
+    after the endpoint is created); this refuses up front what can never be delivered.
+
+    Raises:
+        InvalidUrl: the host is a non-global IP literal outside ``BILLHOOK_ALLOWED_NETWORKS``,
+            ``localhost``, or IPv4 written in a non-dotted-decimal form.
+    """
+    from activities.transport import literal_refusal  # httpx: only when an URL is given
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return  # unparsable: the store refuses it with its own message
+    if host and (why := literal_refusal(host, settings.allowed_networks)) is not None:
+        raise InvalidUrl(f"endpoint URL refused: {why}")
+
+
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***``: listings never show secrets."""
     try:
@@ -112,6 +132,7 @@ def create_endpoint(args: argparse.Namespace) -> None:
     """Create an endpoint and print its id and whole secret, with how to verify requests."""
     settings = get_settings()
     refuse_credentials(args.url, settings)
+    refuse_destination(args.url, settings)
     store = open_store(settings)
     endpoint, secret = store.create_endpoint(
         args.url, split_events(args.events), utcnow(), name=args.name, secret=args.secret
@@ -162,6 +183,7 @@ def update_endpoint(args: argparse.Namespace) -> None:
     settings = get_settings()
     if args.url is not None:
         refuse_credentials(args.url, settings)
+        refuse_destination(args.url, settings)
     events = split_events(args.events) if args.events is not None else None
     endpoint = open_store(settings).update_endpoint(
         args.endpoint_id, utcnow(), url=args.url, event_types=events, name=args.name

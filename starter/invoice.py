@@ -9,6 +9,7 @@ from models.billing import InvoiceState, PayInput, PaymentStatus
 from starter.billing import invoice_status, money, number, open_catalog, render_invoices
 from starter.runtime import Subcommands
 from starter.table import render, render_fields
+from store.validation import check_text
 
 
 def register(commands: Subcommands) -> None:
@@ -84,6 +85,13 @@ def pay_invoice(args: argparse.Namespace) -> None:
     from starter import billing_temporal  # Temporal: loaded only by the commands that use it
 
     settings = get_settings()
+    for option, value in (
+        ("--external-id", args.external_id),
+        ("--external-type", args.external_type),
+        ("--external-status", args.external_status),
+    ):
+        if value is not None:
+            check_text(option, value)
     catalog = open_catalog(settings)
     before = catalog.get_invoice(args.invoice_id)  # an unknown id fails before Temporal
     payment = PayInput(

@@ -9,9 +9,16 @@ from starter.runtime import Subcommands
 
 
 def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more, not {text[:40]!r}")
+    return int(digits)
+
+
+def _port(text: str) -> int:
+    value = _non_negative(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0 to 65535)")
     return value
 
 
@@ -27,7 +34,7 @@ def register(commands: Subcommands) -> None:
     listen = commands.add_parser(
         "listen", help="receive webhooks locally, verifying each signature like a real receiver"
     )
-    listen.add_argument("--port", type=_non_negative, required=True)
+    listen.add_argument("--port", type=_port, required=True)
     listen.add_argument("--secret", required=True, help="the endpoint's signing secret")
     listen.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
     listen.add_argument(

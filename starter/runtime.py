@@ -14,11 +14,31 @@ from store import Store
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
+#: The most rows a listing prints (``--limit``); databases refuse limits past 64 bits.
+MAX_LIMIT = 100_000
+
+
 def positive_int(text: str) -> int:
-    """An argparse type: an integer of at least 1 (``--limit``)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    """An argparse type: an integer from 1 to ``MAX_LIMIT`` (``--limit``)."""
+    digits = text.strip()
+    # isascii: int() alone would take other scripts' digits ("١٢") and underscores.
+    if not (digits.isascii() and digits.isdigit() and 1 <= int(digits) <= MAX_LIMIT):
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to {MAX_LIMIT}, not {text[:40]!r}"
+        )
+    return int(digits)
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds, above 0 and at most a day (``--wait``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 86_400:  # NaN fails every comparison
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not a number of seconds above 0 and at most 86400"
+        )
     return value
 
 

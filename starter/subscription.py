@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from config import get_settings
@@ -30,6 +30,8 @@ from starter.table import render, render_fields
 from store.catalog import Catalog
 
 SUBSCRIPTION_ID_PREFIX = "sub_"
+#: The latest first period a subscription may start: further ahead is a typo.
+MAX_START_AHEAD = timedelta(days=36525)
 
 
 def register(commands: Subcommands) -> None:
@@ -69,14 +71,19 @@ def parse_start(text: str | None, timezone: str) -> datetime:
         return in_timezone(utcnow().replace(microsecond=0), timezone)
     try:
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone(timezone))
+        moment = in_timezone(moment, timezone)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01 moved to another zone
         raise InvalidInput(
-            f"--start {text!r} is not an ISO 8601 time; give one like 2024-05-01 "
+            f"--start {text[:40]!r} is not an ISO 8601 time; give one like 2024-05-01 "
             "or 2024-05-01T09:00:00-04:00"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone(timezone))
-    return in_timezone(moment, timezone)
+    if moment - utcnow() > MAX_START_AHEAD:
+        raise InvalidInput(
+            f"--start {text[:40]!r} is more than 100 years ahead; give a nearer start"
+        )
+    return moment
 
 
 def create_subscription(args: argparse.Namespace) -> None:

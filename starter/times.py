@@ -6,7 +6,7 @@ import argparse
 import re
 from datetime import UTC, datetime, timedelta
 
-_RELATIVE = re.compile(r"(\d+)\s*([smhdw])")
+_RELATIVE = re.compile(r"([0-9]{1,12})\s*([smhdw])", re.ASCII)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -24,12 +24,17 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     relative = _RELATIVE.fullmatch(text.strip().lower())
     if relative:
         amount, unit = relative.groups()
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
+        try:
+            return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: int(amount)})
+        except OverflowError:
+            raise argparse.ArgumentTypeError(
+                f"{text[:40]!r} reaches before the year 1; give a shorter duration"
+            ) from None
     try:
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+01:00 in UTC
         raise argparse.ArgumentTypeError(
-            f"{text!r} is neither an ISO 8601 time (2024-05-01T12:00) nor a duration "
+            f"{text[:40]!r} is neither an ISO 8601 time (2024-05-01T12:00) nor a duration "
             "like 30m, 2h, 3d"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -12,7 +12,7 @@ from models.delivery import DeliveryStatus, DeliveryWorkflowResult, Event
 from models.events import EventType
 from models.samples import sample_payload
 from starter.attempt import attempt_result
-from starter.runtime import Subcommands, open_store
+from starter.runtime import Subcommands, open_store, positive_seconds
 from starter.table import render
 from store import Store
 
@@ -28,7 +28,7 @@ def register(commands: Subcommands) -> None:
     command.add_argument("event_type", choices=[t.value for t in EventType], metavar="EVENT_TYPE")
     command.add_argument(
         "--wait",
-        type=float,
+        type=positive_seconds,
         default=WAIT_SECONDS,
         metavar="SECONDS",
         help=f"how long to wait for the deliveries (default {WAIT_SECONDS:g})",

@@ -10,6 +10,8 @@ from errors import BillhookError, Conflict, InvalidInput
 from models.billing import UsageInput, UsageResult
 from starter.billing import number, open_catalog, parse_decimal
 from starter.runtime import Subcommands
+from store.catalog import check_quantity
+from store.validation import check_name, check_text
 
 
 def register(commands: Subcommands) -> None:
@@ -34,6 +36,10 @@ def record_usage(args: argparse.Namespace) -> None:
 
     settings = get_settings()
     quantity = parse_decimal("quantity", args.quantity)
+    check_quantity("quantity", quantity)
+    check_text("metric id", args.metric_id)
+    if args.key is not None:
+        check_name("idempotency key", args.key)
     catalog = open_catalog(settings)
     sub_id = args.subscription_id
     catalog.get_subscription(sub_id)  # an unknown id fails before Temporal is asked

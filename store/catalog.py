@@ -55,12 +55,19 @@ from store.tables import (
     Subscription,
     UsageAlert,
 )
+from store.validation import check_name, check_text
 
 METRIC_ID_PREFIX = "metric_"
 PLAN_ID_PREFIX = "plan_"
 PLAN_VERSION_ID_PREFIX = "plan_version_"
 ALERT_ID_PREFIX = "usg_alert_"
 CUSTOMER_ID_MAX_LENGTH = 100
+#: RFC 5321's limit on a forward path, hence on an address anyone can mail.
+EMAIL_MAX_LENGTH = 254
+#: Ten years: longer terms are a typo, and due dates must stay within the calendar.
+NET_TERMS_MAX_DAYS = 3650
+#: The longest IANA names are about 30 characters; a longer one is no timezone.
+MAX_TIMEZONE_LENGTH = 64
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 #: Columns of a subscription record that ``record_subscription`` sets on every call.
@@ -500,7 +507,7 @@ class Catalog:
 def _required(what: str, value: str) -> str:
     if not value.strip():
         raise InvalidInput(f"the {what} is empty; give a {what}")
-    return value
+    return check_text(what, value)
 
 
 def check_customer(customer: CustomerSnapshot) -> None:
@@ -518,18 +525,36 @@ def check_customer(customer: CustomerSnapshot) -> None:
             f"customer_id {customer_id!r} must be 1 to {CUSTOMER_ID_MAX_LENGTH} characters, "
             "not all blank; give another one"
         )
-    try:
-        ZoneInfo(customer.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(
-            f"unknown timezone {customer.timezone!r}; use an IANA name like Europe/Paris or UTC"
-        ) from None
+    check_text("customer_id", customer_id, CUSTOMER_ID_MAX_LENGTH)
+    if customer.name is not None:
+        check_name("customer name", customer.name)
+    _check_timezone(customer.timezone)
     _check_currency(customer.currency)
-    if customer.email is not None and "@" not in customer.email:
-        raise InvalidInput(
-            f"email {customer.email!r} has no @; give an address like billing@example.com"
-        )
+    if customer.email is not None:
+        _check_email(customer.email)
     _check_net_terms(customer.net_terms_days)
+
+
+def _check_timezone(timezone: str) -> None:
+    unknown = InvalidInput(
+        f"unknown timezone {timezone[:60]!r}; use an IANA name like Europe/Paris or UTC"
+    )
+    if len(timezone) > MAX_TIMEZONE_LENGTH:
+        raise unknown
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name the OS cannot open
+        raise unknown from None
+
+
+def _check_email(email: str) -> None:
+    check_text("email", email, EMAIL_MAX_LENGTH)
+    if "@" not in email:
+        raise InvalidInput(f"email {email!r} has no @; give an address like billing@example.com")
+    if any(char.isspace() for char in email):
+        raise InvalidInput(
+            f"email {email!r} contains whitespace; give an address like billing@example.com"
+        )
 
 
 def _check_currency(currency: str) -> None:
@@ -540,6 +565,10 @@ def _check_currency(currency: str) -> None:
 def _check_net_terms(days: int | None) -> None:
     if days is not None and days < 0:
         raise InvalidInput(f"net terms of {days} days are negative; give 0 days or more")
+    if days is not None and days > NET_TERMS_MAX_DAYS:
+        raise InvalidInput(
+            f"net terms of {days} days are too long; give at most {NET_TERMS_MAX_DAYS} days"
+        )
 
 
 def _aggregation(value: str) -> Aggregation:
@@ -548,6 +577,17 @@ def _aggregation(value: str) -> Aggregation:
     except ValueError:
         valid = ", ".join(Aggregation)
         raise InvalidInput(f"unknown aggregation {value!r}; use one of: {valid}") from None
+
+
+def check_quantity(what: str, value: Decimal) -> None:
+    """Refuse a quantity the catalog could not store: negative, 10^14 or more, over 6 decimals.
+
+    Public so the command line can refuse usage before it reaches a subscription's workflow.
+
+    Raises:
+        InvalidInput: what is wrong, in one line.
+    """
+    _check_decimal(what, value)
 
 
 def _check_decimal(what: str, value: Decimal, *, positive: bool = False) -> None:

@@ -111,6 +111,8 @@ class Store:
         """
         host = validation.endpoint_host(url)
         types = validation.event_types(event_types)
+        if name is not None:
+            validation.check_name("endpoint name", name)
         whole_secret = generate_secret() if secret is None else validate_secret(secret)
         endpoint = Endpoint(
             id=ENDPOINT_ID_PREFIX + uuid.uuid4().hex,
@@ -164,6 +166,8 @@ class Store:
             validation.endpoint_host(url)
         if event_types is not None:
             changes["event_types"] = validation.event_types(event_types)
+        if name is not None:
+            validation.check_name("endpoint name", name)
         with self._session() as session:
             endpoint = _endpoint(session, endpoint_id, lock=True)
             if name is not None:

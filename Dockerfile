@@ -24,7 +24,7 @@ COPY workflows/ workflows/
 COPY activities/ activities/
 COPY store/ store/
 COPY starter/ starter/
-RUN pip install --no-deps . && rm -rf build ./*.egg-info
+RUN pip install --no-deps . && rm -rf build ./*.egg-info && python -m compileall -q .
 
 COPY deploy/worker/healthcheck.py /usr/local/lib/billhook/healthcheck.py
 

@@ -257,7 +257,18 @@ class Catalog:
         Raises:
             NotFound: no such plan.
         """
-        return self.plan_versions(plan_id)[-1]
+        query = (
+            select(PlanVersion)
+            .where(col(PlanVersion.plan_id) == plan_id)
+            .order_by(col(PlanVersion.version).desc())
+            .limit(1)
+        )
+        with self._session() as session:
+            newest = session.exec(query).first()
+            if newest is None:
+                _plan(session, plan_id)  # raises NotFound: a stored plan has a version
+            assert newest is not None
+            return _snapshots(session, [newest])[0]
 
     def get_version(self, version_id: str) -> PlanVersionSnapshot:
         """The plan version ``version_id``, with its components and alerts.

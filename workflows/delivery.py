@@ -2,7 +2,7 @@
 
 Events are now delivered in batches by ``DispatchWorkflow`` (``workflows.emit``); this workflow
 stays registered so that deliveries started by an older release finish, and so that their
-histories still replay. The delivery timeouts and retry policies live here, shared by all.
+histories still replay.
 """
 
 from __future__ import annotations
@@ -26,21 +26,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.search import EVENT_TYPE, business_attributes
 
-#: Store calls retry until the database answers: an emitted event must never be dropped.
-STORE_TIMEOUT = timedelta(seconds=30)
-STORE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
-#: One HTTP attempt is bounded by the request timeout (15 s); this covers it and the store writes.
-ATTEMPT_TIMEOUT = timedelta(seconds=60)
-#: A delivery activity heartbeats every second: a dead worker's attempt is retried this soon. Not
-#: less: on a saturated machine a busy event loop can miss a few seconds of heartbeats.
-HEARTBEAT_TIMEOUT = timedelta(seconds=10)
-#: Retries of an attempt whose worker died or whose store write failed: soon, and for good. A
-#: failed request sets its own delay (``next_retry_delay``); the store decides when to stop.
-ATTEMPT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
+from workflows.policies import ATTEMPT_TIMEOUT, HEARTBEAT_TIMEOUT, STORE_RETRY, STORE_TIMEOUT
 
 
 def attempt_retry_policy(max_attempts: int) -> RetryPolicy:

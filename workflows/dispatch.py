@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.search import delivery_attributes
 
-from workflows.delivery import HEARTBEAT_TIMEOUT
+from workflows.policies import HEARTBEAT_TIMEOUT
 from workflows.retry import RetryWorkflow
 
 #: Events one batch activity takes: its first attempts run concurrently.

@@ -14,7 +14,6 @@ with workflow.unsafe.imports_passed_through():
     from models.delivery import Event, PublishInput, SearchKeys
     from models.events import EventType
 
-from workflows.delivery import DeliveryWorkflow
 from workflows.versions import batched
 
 #: Publishing is retried until Temporal accepts the signal: an event is never dropped.
@@ -59,10 +58,14 @@ async def emit(
 
 
 async def _start_legacy_delivery(event: Event) -> None:
-    """What runs that emitted before batched delivery did, replayed: a child per event."""
+    """What runs that emitted before batched delivery did, replayed: a child per event.
+
+    Named by its type, not its class: this module is passed through the sandbox, and
+    ``workflows.delivery`` (a workflow's own module) is not.
+    """
     try:
         await workflow.start_child_workflow(
-            DeliveryWorkflow.run,
+            "DeliveryWorkflow",
             event,
             id=event.message_id,
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,

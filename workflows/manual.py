@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.search import ENDPOINT_ID
 
-from workflows.delivery import ATTEMPT_TIMEOUT, HEARTBEAT_TIMEOUT
+from workflows.policies import ATTEMPT_TIMEOUT, HEARTBEAT_TIMEOUT
 
 
 @workflow.defn

@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
         RetryDeliveryInput,
     )
 
-from workflows.delivery import (
+from workflows.policies import (
     ATTEMPT_RETRY,
     ATTEMPT_TIMEOUT,
     HEARTBEAT_TIMEOUT,

@@ -34,9 +34,8 @@ with workflow.unsafe.imports_passed_through():
     from models.periods import period_bounds
     from models.search import BILLING_STATUS, CUSTOMER_ID, SUBSCRIPTION_ID
 
-from workflows.delivery import STORE_RETRY, STORE_TIMEOUT
 from workflows.emit import emit
-from workflows.invoice import InvoiceWorkflow
+from workflows.policies import STORE_RETRY, STORE_TIMEOUT
 from workflows.versions import batched, store_call
 
 #: The error type of the one refusal a caller should simply retry (see ``_require_open``).
@@ -258,9 +257,10 @@ class SubscriptionWorkflow:
                 retry_policy=STORE_RETRY,
             )
             return
-        # Abandon: the invoice outlives this run, which continue-as-new or an end closes.
+        # Abandon: the invoice outlives this run, which continue-as-new or an end closes. By
+        # type name: importing workflows.invoice here would load it into every run's sandbox.
         await workflow.start_child_workflow(
-            InvoiceWorkflow.run,
+            "InvoiceWorkflow",
             invoice,
             id=f"invoice-{invoice_id}",
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 
-from workflows.delivery import STORE_RETRY, STORE_TIMEOUT
+from workflows.policies import STORE_RETRY, STORE_TIMEOUT
 
 RELEASE_0_2 = "billhook-0.2"
 

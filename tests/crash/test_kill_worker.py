@@ -51,7 +51,7 @@ from store.tables import Attempt
 from tests.conftest import dispatcher_handle, emit_events, retry_handle, settled, started
 from tests.ops.conftest import address_of
 from tests.receiver import Received, Receiver, serve
-from workflows.delivery import ATTEMPT_RETRY, HEARTBEAT_TIMEOUT
+from workflows.policies import ATTEMPT_RETRY, HEARTBEAT_TIMEOUT
 
 WORKER = Path(__file__).parents[2] / "worker.py"
 #: The worker's retry schedule (seconds): every delay 1 s, so retries come quickly.

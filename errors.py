@@ -11,6 +11,7 @@ Error tree::
     ├── NotFound                   no endpoint / message with that id
     ├── Conflict                   the object exists already, or is in the wrong state
     └── StoreNotReady              the database is unreachable or not migrated
+        └── StoreUnreachable       no connection could be opened
 
 Delivery outcomes are not errors of this tree: they are Temporal ``ApplicationError``s raised by
 the delivery activity (see ``activities.delivery``) so that Temporal schedules the retry.
@@ -49,3 +50,7 @@ class Conflict(BillhookError):
 
 class StoreNotReady(BillhookError):
     """The database is unreachable or its schema is not migrated."""
+
+
+class StoreUnreachable(StoreNotReady):
+    """No connection to the database could be opened (it may come back; a migration will not)."""

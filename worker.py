@@ -38,7 +38,7 @@ from activities.delivery import DeliveryActivities
 from activities.engine import EngineActivities
 from activities.metrics import DeliveryMetrics, prometheus_config
 from config import Settings, get_settings
-from errors import BillhookError
+from errors import BillhookError, StoreUnreachable
 from models.search import dev_server_args
 from store import Store
 from store.catalog import Catalog
@@ -211,7 +211,8 @@ def http_client() -> httpx.AsyncClient:
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Migrate the store, connect, and run the worker until ``stop`` is set."""
     store = Store.from_url(settings.database_url)
-    store.upgrade()
+    if not await migrate_when_up(store, stop):
+        return
     client = await connect_when_up(settings, telemetry_runtime(settings), stop)
     if client is None:
         return
@@ -234,8 +235,33 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             _log_stopped(time.monotonic() - stopping, grace)
 
 
-#: Waits between tries to reach Temporal at start: 1 s, doubling, at most 30 s.
+#: Waits between tries to reach Temporal (or the database) at start: 1 s, doubling, at most 30 s.
 CONNECT_BACKOFF = (1.0, 30.0)
+
+
+async def migrate_when_up(store: Store, stop: asyncio.Event) -> bool:
+    """Migrate the store, retrying with backoff while a database server does not answer.
+
+    A worker started while PostgreSQL is down (a compose file, a failover) waits for it, like
+    ``connect_when_up`` waits for Temporal. An SQLite file that cannot be opened, or any other
+    refusal, is not waited for: it fails at once. False when ``stop`` is set first.
+
+    Raises:
+        StoreNotReady: the store cannot be used and waiting will not change that.
+    """
+    delay, most = CONNECT_BACKOFF
+    while True:
+        try:
+            await asyncio.to_thread(store.upgrade)
+            return True
+        except StoreUnreachable as exc:
+            if store.engine.dialect.name == "sqlite":
+                raise
+            log.warning("%s; retrying in %.0f s", exc, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+            return False
+        delay = min(delay * 2, most)
 
 
 async def connect_when_up(

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
-from errors import Conflict, NotFound, StoreNotReady
+from errors import Conflict, NotFound, StoreNotReady, StoreUnreachable
 from models.delivery import (
     AttemptTrigger,
     DeliveryStatus,
@@ -486,12 +486,12 @@ class Store:
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
-        """A connection; failing to open one is ``StoreNotReady`` naming the database."""
+        """A connection; failing to open one is ``StoreUnreachable`` naming the database."""
         try:
             connection = self.engine.connect()
         except sa.exc.DBAPIError as exc:
             reason = _first_line(exc.orig) or type(exc.orig).__name__
-            raise StoreNotReady(
+            raise StoreUnreachable(
                 f"cannot reach the database at {display_url(self.engine.url)}: {reason}"
             ) from exc
         with connection:

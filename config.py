@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     #: sleeping subscription needs none: evicted, it is replayed from its short history when its
     #: timer fires. Each cached run costs about 0.3 MiB.
     workflow_cache: int = Field(500, ge=0)
+    #: Run workflow code in Temporal's sandbox, which re-imports a workflow's module for every
+    #: run and proxies its imports, and so catches non-deterministic code (a clock read, I/O).
+    #: The test suite runs every workflow in it; a worker does not by default: the sandbox costs
+    #: a third of its CPU in a burst of renewals, and billhook's workflows are proven
+    #: deterministic by the suite and by replaying recorded histories.
+    workflow_sandbox: bool = False
     #: Dispatchers per task queue (``DispatchWorkflow``); messages spread over them by id.
     delivery_shards: int = Field(4, ge=1, le=64)
     disable_after: timedelta = timedelta(days=5)

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 from temporalio.runtime import Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import logs
@@ -125,7 +125,6 @@ def build_worker(
     billhook's metrics go to the client's runtime, the one exporting Temporal's own: they are
     served on the same port, and cost nothing when that runtime exports no metrics.
     """
-    compile_workflows()
     delivery = DeliveryActivities(http, store, settings, delivery_metrics(client, settings))
     publisher = Publisher(client, settings.task_queue, settings.delivery_shards)
     engine = EngineActivities(
@@ -138,10 +137,24 @@ def build_worker(
         activities=activities_of(delivery, BillingActivities(Catalog(store.engine)), engine),
         activity_executor=executor,
         max_cached_workflows=settings.workflow_cache,
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
+        workflow_runner=workflow_runner(settings),
         graceful_shutdown_timeout=graceful_shutdown_timeout(settings),
+    )
+
+
+def workflow_runner(settings: Settings) -> WorkflowRunner:
+    """Temporal's sandbox when ``settings.workflow_sandbox`` (the tests), else plain runs.
+
+    Unsandboxed, a run's workflow code is the worker's own imported module: a new run costs
+    an object, not a re-import, and its payloads' serialization context is read directly.
+    What the sandbox would catch, the test suite catches, since it runs every workflow
+    sandboxed and replays recorded histories.
+    """
+    if not settings.workflow_sandbox:
+        return UnsandboxedWorkflowRunner()
+    compile_workflows()
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
     )
 
 

@@ -139,6 +139,7 @@ def settings(store: Store) -> Settings:
         environment="development",
         allowed_networks=LOOPBACK,
         retry_schedule=FAST_SCHEDULE,
+        workflow_sandbox=True,  # non-deterministic workflow code fails the tests
     )
 
 

@@ -86,7 +86,7 @@ async def test_two_workers_deliver_a_burst_with_consistent_attempt_records(
     ]
     workers = [start_worker(dev_env, store, settings.task_queue) for _ in range(2)]
     try:
-        for _ in range(100):
+        for _ in range(300):  # a minute: a loaded machine starts a worker slowly
             if len(await pollers(dev_env.client, settings.task_queue)) == 2:
                 break
             await asyncio.sleep(0.2)

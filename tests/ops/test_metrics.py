@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -20,17 +21,18 @@ from tests.receiver import Receiver
 from worker import telemetry_runtime
 
 
-async def scrape(port: int, until: str) -> list[Sample]:
-    """The worker's ``/metrics``, once it lists a sample named ``until``."""
+async def scrape(port: int, until: Callable[[list[Sample]], bool]) -> list[Sample]:
+    """The worker's ``/metrics``, once its samples satisfy ``until`` (the runtime exports its
+    instruments periodically, not as they change)."""
     async with httpx.AsyncClient() as http:
-        for _ in range(50):
+        for _ in range(150):
             response = await http.get(f"http://127.0.0.1:{port}/metrics")
             response.raise_for_status()
             samples = parse_prometheus(response.text)
-            if any(s.name == until for s in samples):
+            if until(samples):
                 return samples
             await asyncio.sleep(0.1)
-    raise AssertionError(f"{until} never appeared on :{port}/metrics:\n{response.text}")
+    raise AssertionError(f"the samples never appeared on :{port}/metrics:\n{response.text}")
 
 
 async def test_deliveries_attempts_latency_and_disabling_are_scraped_with_temporal_metrics(
@@ -56,7 +58,13 @@ async def test_deliveries_attempts_latency_and_disabling_are_scraped_with_tempor
         assert await settled(store, second.message_id) == {endpoint.id: DeliveryStatus.FAILED}
         third = await emit(client, metered)
         assert await settled(store, third.message_id) == {endpoint.id: DeliveryStatus.SKIPPED}
-        samples = await scrape(port, until="temporal_activity_execution_latency_count")
+        samples = await scrape(
+            port,
+            until=lambda samples: (
+                any(s.name == "temporal_activity_execution_latency_count" for s in samples)
+                and value_of(samples, "billhook_deliveries_total", outcome="skipped") is not None
+            ),
+        )
 
     def deliveries(outcome: str) -> float | None:
         return value_of(

@@ -7,7 +7,8 @@ attempt whose worker died before completing it is marked ``interrupted`` (outcom
 the next attempt of the same delivery. A recorded success is final: a later scheduled attempt
 is not sent, and no completion moves a delivery back from ``succeeded``.
 
-These functions work inside the caller's session (``Store`` owns the transactions).
+These functions work inside the caller's session (``Store`` owns the transactions); the
+completion of claimed attempts is ``store.outcomes``.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ from models.delivery import (
     ErrorKind,
     Event,
 )
-from store.engine import insert_ignore
-from store.tables import Attempt, Delivery, Endpoint, EndpointSecret, Message
+from store.endpoints import signing_secrets_at
+from store.persist import insert_ignore, to_model
+from store.tables import Attempt, Delivery, Endpoint, Message
 
 PENDING = DeliveryStatus.PENDING
+#: The fields of a claim its attempt's row records as they are (the URL is redacted first).
+_RECORDED = {"message_id", "endpoint_id", "attempt", "trigger", "started_at"}
 
 
 class Claim(BaseModel):
@@ -123,27 +127,27 @@ def accept(
     now: datetime,
     redact: Redact,
 ) -> Accepted:
-    """Store a batch's events and record the first attempt of each of their new deliveries."""
+    """Store a batch's events and record the first attempt of each of their new deliveries.
+
+    Raises:
+        Conflict: an event's business key already belongs to a message with another id.
+    """
     insert_ignore(session, Message, [_message_row(event, batch_id) for event in events])
     ids = list(dict.fromkeys(event.message_id for event in events))
     messages = {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(ids)))}
     if missing := [event for event in events if event.message_id not in messages]:
-        raise Conflict(
-            f"business key {missing[0].business_key!r} already belongs to another message than "
-            f"{missing[0].message_id}; message ids derive from business keys, so the emitter "
-            "is wrong"
-        )
+        raise key_taken(missing[0].business_key, missing[0].message_id)
     mine = [messages[i] for i in ids if messages[i].accepted_by == batch_id]
     accepted = Accepted(duplicates=len(ids) - len(mine))
-    planned = _by_message(_locked_deliveries(session, [m.id for m in mine]))
+    planned = _by_message(locked_deliveries(session, [m.id for m in mine]))
     endpoints = {e.id: e for e in session.exec(select(Endpoint))}
     unplanned = [m for m in mine if m.id not in planned]
     insert_ignore(session, Delivery, plan_rows(unplanned, endpoints.values(), now))
-    deliveries = _by_message(_locked_deliveries(session, [m.id for m in mine]))
+    deliveries = _by_message(locked_deliveries(session, [m.id for m in mine]))
     # Only a re-run of the batch finds deliveries planned before it: only they have attempts.
     latest = _latest_attempts(session, list(planned))
     pending = {d.endpoint_id for ds in deliveries.values() for d in ds if d.status == PENDING}
-    secrets = signing_secrets(session, pending, now)
+    secrets = signing_secrets_at(session, pending, now)
     for message in mine:
         for delivery in deliveries.get(message.id, []):
             last = latest.get((delivery.message_id, delivery.endpoint_id))
@@ -214,37 +218,16 @@ def claim_one(
         due = due_after_interrupt(interrupted.started_at, index - 1)
         if due > now:
             return Deferred(interrupted=interrupted.attempt, wait=due - now)
-    secrets = signing_secrets(session, [endpoint.id], now)[endpoint.id]
+    secrets = signing_secrets_at(session, [endpoint.id], now)[endpoint.id]
     return _claim(session, message, delivery, endpoint, secrets, index, now, redact, trigger)
 
 
-def finish(session: Session, results: Sequence[Finished], disable_after: timedelta) -> set[str]:
-    """Complete claimed attempts, their deliveries and endpoints' health; returns disabled ids."""
-    # Endpoints locked in id order: two batches finishing at once cannot deadlock on them.
-    endpoint_ids = sorted({r.endpoint_id for r in results})
-    endpoints = {e.id: e for e in _locked_endpoints(session, endpoint_ids)}
-    # An endpoint deleted while its attempts were in flight took their rows with it: the
-    # other outcomes of the batch are recorded all the same.
-    results = [r for r in results if r.endpoint_id in endpoints]
-    if not results:
-        return set()
-    attempts = _attempts_by_number(session, results)
-    keys = list(dict.fromkeys((r.message_id, r.endpoint_id) for r in results))
-    deliveries = {
-        (d.message_id, d.endpoint_id): d
-        for d in _locked_deliveries(session, list({k[0] for k in keys}))
-    }
-    disabled: set[str] = set()
-    for result in sorted(results, key=lambda r: attempts[_key(r)].started_at):
-        attempt = attempts[_key(result)]
-        _complete(attempt, result)
-        delivery = deliveries[(result.message_id, result.endpoint_id)]
-        finished_at = attempt.started_at + timedelta(milliseconds=result.duration_ms)
-        _advance(delivery, attempt, result, finished_at)
-        endpoint = endpoints[result.endpoint_id]
-        if _health(endpoint, result, attempt.started_at, finished_at, disable_after):
-            disabled.add(endpoint.id)
-    return disabled
+def key_taken(business_key: str, message_id: str) -> Conflict:
+    """The error for a business key stored with another message id than ``message_id``."""
+    return Conflict(
+        f"business key {business_key!r} already belongs to another message than {message_id}; "
+        "message ids derive from business keys, so the emitter is wrong"
+    )
 
 
 # Inside the functions above ------------------------------------------------------------------
@@ -307,23 +290,12 @@ def _claim(
 ) -> Claim:
     delivery.attempts += 1
     delivery.updated_at = now
-    session.add(
-        Attempt(
-            message_id=message.id,
-            endpoint_id=endpoint.id,
-            attempt=delivery.attempts,
-            trigger=trigger,
-            state=AttemptState.IN_FLIGHT,
-            started_at=now,
-            url=redact(endpoint.url),
-        )
-    )
-    return Claim(
+    # The message gives its event type, payload and creation time.
+    claim = to_model(
+        Claim,
+        message,
         message_id=message.id,
         endpoint_id=endpoint.id,
-        event_type=message.event_type,
-        payload=message.payload,
-        created_at=message.created_at,
         url=endpoint.url,
         secrets=secrets,
         attempt=delivery.attempts,
@@ -331,6 +303,9 @@ def _claim(
         trigger=trigger,
         started_at=now,
     )
+    recorded = claim.model_dump(include=_RECORDED)
+    session.add(Attempt(**recorded, state=AttemptState.IN_FLIGHT, url=redact(claim.url)))
+    return claim
 
 
 def _interrupt_stale(
@@ -370,85 +345,11 @@ def _scheduled_count(session: Session, delivery: Delivery) -> int:
     return session.exec(query).one()
 
 
-def _complete(attempt: Attempt, result: Finished) -> None:
-    # An attempt marked interrupted whose worker did finish after all (a zombie past its
-    # heartbeat timeout) gets its real outcome: the log then says what the receiver saw.
-    attempt.state = AttemptState.COMPLETED
-    attempt.duration_ms = result.duration_ms
-    attempt.response_status = result.response_status
-    attempt.response_body = result.response_body
-    attempt.error_kind = result.error_kind
-    attempt.error = result.error
-    attempt.next_retry_at = result.next_retry_at
-
-
-def _advance(delivery: Delivery, attempt: Attempt, result: Finished, finished_at: datetime) -> None:
-    """The delivery's status after an attempt.
-
-    A recorded success is never undone, and a success is always recorded, even one that comes
-    late. Any other outcome is the delivery's only when it is its latest attempt (not a zombie
-    finishing after the next attempt started) and, for a manual one, when no scheduled retry is
-    pending: a failed resend does not cut the schedule short.
-    """
-    succeeded = result.status == DeliveryStatus.SUCCEEDED
-    if delivery.status == DeliveryStatus.SUCCEEDED:
-        return
-    if not succeeded and attempt.attempt < delivery.attempts:
-        return
-    manual = attempt.trigger == AttemptTrigger.MANUAL
-    if manual and not succeeded and delivery.status == DeliveryStatus.PENDING:
-        return
-    delivery.status = result.status
-    delivery.next_attempt_at = result.next_retry_at
-    delivery.updated_at = max(delivery.updated_at, finished_at)
-
-
 def _settle(delivery: Delivery, status: DeliveryStatus, now: datetime) -> None:
     if delivery.status == DeliveryStatus.PENDING:
         delivery.status = status
         delivery.next_attempt_at = None
         delivery.updated_at = now
-
-
-def _health(
-    endpoint: Endpoint,
-    result: Finished,
-    started_at: datetime,
-    finished_at: datetime,
-    disable_after: timedelta,
-) -> bool:
-    """Track the endpoint's failure streak; whether this attempt disabled it."""
-    if result.status == DeliveryStatus.SUCCEEDED:
-        endpoint.failing_since = None
-    elif result.status != DeliveryStatus.SKIPPED and not endpoint.failing_since:
-        endpoint.failing_since = started_at
-    reason = result.disable_reason
-    streak = endpoint.failing_since
-    if reason is None and streak is not None and streak <= started_at - disable_after:
-        reason = DisabledReason.FAILING
-    if reason is None or endpoint.status == EndpointStatus.DISABLED:
-        return False
-    endpoint.status = EndpointStatus.DISABLED
-    endpoint.disabled_reason = reason
-    endpoint.updated_at = finished_at
-    return True
-
-
-def _key(result: Finished) -> tuple[str, str, int]:
-    return (result.message_id, result.endpoint_id, result.attempt)
-
-
-def _attempts_by_number(
-    session: Session, results: Sequence[Finished]
-) -> dict[tuple[str, str, int], Attempt]:
-    message_ids = list({r.message_id for r in results})
-    wanted = {_key(r) for r in results}
-    query = select(Attempt).where(col(Attempt.message_id).in_(message_ids))
-    found = {(a.message_id, a.endpoint_id, a.attempt): a for a in session.exec(query)}
-    missing = wanted - found.keys()
-    if missing:
-        raise LookupError(f"no attempt in flight for {sorted(missing)[0]}")
-    return {key: found[key] for key in wanted}
 
 
 def _latest_attempts(session: Session, message_ids: list[str]) -> dict[tuple[str, str], Attempt]:
@@ -462,7 +363,7 @@ def _latest_attempts(session: Session, message_ids: list[str]) -> dict[tuple[str
     return {(a.message_id, a.endpoint_id): a for a in session.exec(query)}
 
 
-def _locked_deliveries(session: Session, message_ids: list[str]) -> list[Delivery]:
+def locked_deliveries(session: Session, message_ids: list[str]) -> list[Delivery]:
     """Deliveries of ``message_ids`` in key order, row-locked on PostgreSQL (SQLite's writes are
     serialized already): attempts of one delivery take their numbers one after the other."""
     if not message_ids:
@@ -482,37 +383,3 @@ def _by_message(deliveries: list[Delivery]) -> dict[str, list[Delivery]]:
     for delivery in deliveries:
         grouped.setdefault(delivery.message_id, []).append(delivery)
     return grouped
-
-
-def _locked_endpoints(session: Session, endpoint_ids: list[str]) -> list[Endpoint]:
-    # FOR NO KEY UPDATE: blocks other writers of these endpoints but not the inserts of
-    # deliveries and attempts referencing them (their foreign keys take KEY SHARE).
-    query = (
-        select(Endpoint)
-        .where(col(Endpoint.id).in_(endpoint_ids))
-        .order_by(col(Endpoint.id))
-        .with_for_update(key_share=True)
-    )
-    return list(session.exec(query))
-
-
-def signing_secrets(
-    session: Session, endpoint_ids: Iterable[str], now: datetime
-) -> dict[str, list[str]]:
-    """Per endpoint, the secrets that sign a request at ``now``: the current one first, then
-    the most recently replaced ones still inside their grace."""
-    wanted = list(endpoint_ids)
-    secrets: dict[str, list[str]] = {endpoint_id: [] for endpoint_id in wanted}
-    if not wanted:
-        return secrets
-    query = (
-        select(EndpointSecret)
-        .where(col(EndpointSecret.endpoint_id).in_(wanted))
-        .where(
-            sa.or_(col(EndpointSecret.expires_at).is_(None), col(EndpointSecret.expires_at) > now)
-        )
-    )
-    rows = sorted(session.exec(query), key=lambda r: (r.expires_at is not None, -(r.id or 0)))
-    for row in rows:
-        secrets[row.endpoint_id].append(row.secret)
-    return secrets

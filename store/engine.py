@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine
-from sqlmodel import Session
-
-from errors import StoreNotReady
 
 #: How long a SQLite writer waits for another one before giving up ("database is locked").
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -72,27 +67,3 @@ def _on_sqlite_begin(connection: sa.Connection) -> None:
     # fails at once with "database is locked" when another writer got there first, instead of
     # waiting out the busy timeout.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-@contextlib.contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """One transaction, committed on exit; its rows stay readable after it closed."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        yield session
-
-
-def insert_ignore(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows``, skipping any that would violate a key or unique constraint.
-
-    ``ON CONFLICT DO NOTHING`` stays correct when a concurrent transaction inserts the same row
-    (an activity retried while its first run is still going): it waits, then skips.
-    """
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.exec(postgresql.insert(model).values(rows).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        session.exec(sqlite.insert(model).values(rows).on_conflict_do_nothing())
-    else:
-        raise StoreNotReady(f"unsupported database {dialect!r}; use SQLite or PostgreSQL")

@@ -1,19 +1,20 @@
 """Checks on endpoint input that the store applies before writing anything.
 
 Production-only rules (credentials in URLs) and address checks belong to the callers and the
-transport; the store only refuses what can never be delivered.
+transport; the store only refuses what can never be delivered. The URL rules themselves (schemes,
+credentials, masking) live in ``models.urls``.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from errors import InvalidInput, InvalidUrl, UnknownEventType
 from models.events import EventType
+from models.urls import DEFAULT_PORTS, mask_credentials
 
-SCHEMES = ("http", "https")
 #: Longer URLs are refused: browsers and proxies cap them near here, and no receiver needs more.
 MAX_URL_LENGTH = 2048
 #: The most characters of a name, label or id a person gives (customer, plan, metric, endpoint).
@@ -80,29 +81,27 @@ def endpoint_host(url: str) -> str:
         parts.port  # noqa: B018 - parsing the port is the check; it raises ValueError
     except ValueError as exc:
         raise InvalidUrl(f"endpoint URL {_shown(url)} cannot be parsed: {exc}") from None
-    if parts.scheme.lower() not in SCHEMES:
+    if parts.scheme.lower() not in DEFAULT_PORTS:
         raise InvalidUrl(
-            f"endpoint URL {_shown(url, parts)} must use http or https, "
+            f"endpoint URL {_shown(url)} must use http or https, "
             f"not {parts.scheme or 'no scheme'!r}"
         )
     if not parts.hostname:
-        raise InvalidUrl(f"endpoint URL {_shown(url, parts)} has no host")
+        raise InvalidUrl(f"endpoint URL {_shown(url)} has no host")
     if any(char.isspace() for char in url):
-        raise InvalidUrl(f"endpoint URL {_shown(url, parts)} contains whitespace")
-    _check_host(url, parts, parts.hostname)
+        raise InvalidUrl(f"endpoint URL {_shown(url)} contains whitespace")
+    _check_host(url, parts.hostname)
     return parts.hostname
 
 
-def _check_host(url: str, parts: SplitResult, host: str) -> None:
+def _check_host(url: str, host: str) -> None:
     """Refuse a host name no resolver can look up (an empty label, over 63 characters, ...)."""
     if ":" in host:
         return  # an IPv6 literal, which urlsplit checked
     try:
         host.encode("idna")
     except UnicodeError as exc:
-        raise InvalidUrl(
-            f"endpoint URL {_shown(url, parts)} has an invalid host name: {exc}"
-        ) from None
+        raise InvalidUrl(f"endpoint URL {_shown(url)} has an invalid host name: {exc}") from None
 
 
 def event_types(values: Sequence[str]) -> list[str]:
@@ -123,9 +122,6 @@ def event_types(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(str(value) for value in values))
 
 
-def _shown(url: str, parts: SplitResult | None = None) -> str:
-    """``url`` quoted for a message, its password (if any) masked: messages reach logs."""
-    if parts is not None and parts.password is not None:
-        user, _, host = parts.netloc.rpartition("@")
-        url = parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}").geturl()
-    return repr(url)
+def _shown(url: str) -> str:
+    """``url`` quoted for a message, its credentials masked: messages reach logs."""
+    return repr(mask_credentials(url))

@@ -20,8 +20,12 @@ from errors import BillhookError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-#: Svix's schedule: the delay after each failed attempt (7 delays, 8 attempts, ~27.6 hours).
-DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+#: Svix's schedule: the delay after attempt 1, 2, ... (7 delays, 8 attempts over ~27.6 hours).
+DEFAULT_RETRY_SCHEDULE: tuple[timedelta, ...] = tuple(
+    timedelta(seconds=s) for s in (5, 300, 1800, 7200, 18000, 36000, 36000)
+)
+#: How much each scheduled delay varies: up to ± this share (``BILLHOOK_RETRY_JITTER``).
+DEFAULT_RETRY_JITTER = 0.2
 
 
 #: A codec key's id: short, printable, stored in every payload it encrypts.
@@ -88,9 +92,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "production"
     allowed_networks: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
     retry_schedule: Annotated[list[timedelta], NoDecode] = Field(
-        default_factory=lambda: [timedelta(seconds=s) for s in DEFAULT_RETRY_SCHEDULE]
+        default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE)
     )
-    retry_jitter: float = Field(0.2, ge=0, lt=1)
+    retry_jitter: float = Field(DEFAULT_RETRY_JITTER, ge=0, lt=1)
     request_timeout_seconds: float = Field(15.0, gt=0)
     max_response_bytes: int = 64 * 1024
     kept_response_bytes: int = 4 * 1024

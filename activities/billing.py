@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -18,11 +17,8 @@ from models.billing import (
     PlanVersionSnapshot,
     SubscriptionState,
 )
+from models.clock import utcnow
 from store.catalog import Catalog
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @contextmanager

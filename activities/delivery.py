@@ -24,16 +24,17 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities import faults, outcome, signing, transport
+from activities import faults, outcome, transport
 from activities.metrics import DeliveryMetrics, attempt_result
 from config import Settings
 from errors import NotFound
+from models.clock import utcnow
 from models.delivery import (
     AttemptTrigger,
     DeliverBatchInput,
@@ -49,6 +50,8 @@ from models.delivery import (
     RetryDeliveryInput,
 )
 from models.events import envelope_body
+from models.signing import webhook_headers
+from models.urls import redact_url
 from store import Store
 from store.attempts import Claim, Deferred, Finished, Handoff, Settled
 
@@ -64,10 +67,6 @@ _STATUS_AFTER = {
     outcome.Action.FAIL: DeliveryStatus.FAILED,
     outcome.Action.DISABLE: DeliveryStatus.FAILED,
 }
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,7 @@ class DeliveryActivities:
         now = activity.info().started_time
         async with heartbeating():
             accepted = await asyncio.to_thread(
-                self.store.accept_batch, input.batch_id, input.events, now, transport.redact_url
+                self.store.accept_batch, input.batch_id, input.events, now, redact_url
             )
             made = await asyncio.gather(*(self._attempt(claim) for claim in accepted.claims))
             disabled = await self._finish([m.finished for m in made])
@@ -184,7 +183,7 @@ class DeliveryActivities:
                 input.endpoint_id,
                 input.trigger,
                 now,
-                redact=transport.redact_url,
+                redact=redact_url,
                 due_after_interrupt=self._due_after_interrupt,
                 max_scheduled=self.settings.max_attempts,
                 stale_after=ATTEMPT_STALE_AFTER,
@@ -208,7 +207,7 @@ class DeliveryActivities:
         status = await self._settle_if_disabled(made, disabled)
         if status is DeliveryStatus.PENDING:
             raise _retry_error(
-                f"attempt {claimed.attempt} to {transport.redact_url(claimed.url)} failed: "
+                f"attempt {claimed.attempt} to {redact_url(claimed.url)} failed: "
                 f"{made.decision.reason}",
                 made.decision.delay,
             )
@@ -275,7 +274,7 @@ class DeliveryActivities:
             payload=claim.payload,
         )
         # Signed afresh on every attempt: receivers reject timestamps older than 5 minutes.
-        headers = signing.webhook_headers(
+        headers = webhook_headers(
             claim.secrets, claim.message_id, int(time.time()), body, USER_AGENT
         )
         return await transport.post(

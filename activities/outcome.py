@@ -13,14 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from config import DEFAULT_RETRY_SCHEDULE
+from config import DEFAULT_RETRY_JITTER, DEFAULT_RETRY_SCHEDULE
 from models.delivery import ErrorKind
-
-#: The delays after attempt 1, 2, ... (7 delays, 8 attempts over about 27.6 hours).
-DEFAULT_SCHEDULE: tuple[timedelta, ...] = tuple(
-    timedelta(seconds=s) for s in DEFAULT_RETRY_SCHEDULE
-)
-DEFAULT_JITTER = 0.2
 
 #: Statuses whose ``Retry-After`` is honoured (within bounds), as the spec says.
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
@@ -83,8 +77,8 @@ def classify(
     retry_after: str | None,
     attempt: int,
     now: datetime,
-    schedule: Sequence[timedelta] = DEFAULT_SCHEDULE,
-    jitter: float = DEFAULT_JITTER,
+    schedule: Sequence[timedelta] = DEFAULT_RETRY_SCHEDULE,
+    jitter: float = DEFAULT_RETRY_JITTER,
     draw: float = 0.0,
 ) -> Decision:
     """Classify one attempt's outcome.

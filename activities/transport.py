@@ -1,50 +1,27 @@
 """One safe HTTP POST: the transport of a single delivery attempt (delivery.md, Transport safety).
 
 The host is resolved first and every address it resolves to must be globally routable (or inside
-a configured allow-list); the request then goes to the checked address itself, so a DNS answer
-that changes between the check and the connection (rebinding) cannot redirect it. The original
-hostname stays in the ``Host`` header and in TLS (SNI and certificate verification).
+a configured allow-list, ``activities.addresses``); the request then goes to the checked address
+itself, so a DNS answer that changes between the check and the connection (rebinding) cannot
+redirect it. The original hostname stays in the ``Host`` header and in TLS (SNI and certificate
+verification).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import re
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from urllib.parse import unquote
 
 import httpx
 
+from activities.addresses import Blocked, IPAddress, IPNetwork, ResolveFailed, resolve_checked
+
+# Re-exported: ``starter.endpoint`` imports it from here until it imports ``activities.addresses``.
+from activities.addresses import literal_refusal as literal_refusal
 from models.delivery import ErrorKind
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-#: Carrier-grade NAT space: not private in the RFC 1918 sense, yet never reachable publicly.
-_SHARED = ipaddress.IPv4Network("100.64.0.0/10")
-#: NAT64's well-known prefix embeds an IPv4 address that the translator would connect to.
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-#: ``scheme://userinfo@``: greedy up to the authority's last ``@``, anywhere in a text.
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s]*)@")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-#: Cloud metadata services outside link-local space (AWS's IPv6 one is a ULA address).
-_METADATA = frozenset({ipaddress.IPv6Address("fd00:ec2::254")})
-#: Kinds of address (``_not_global``'s reasons) that no endpoint is ever at.
-_NEVER_RECEIVERS = frozenset(
-    {"unspecified", "link-local, e.g. cloud metadata", "multicast", "reserved", "site-local"}
-)
-
-
-class Blocked(Exception):
-    """A destination billhook refuses to connect to; the message is a one-line reason."""
-
-
-class ResolveFailed(Exception):
-    """The host name did not resolve."""
+from models.urls import DEFAULT_PORTS, credentials_in, has_credentials, redact_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,169 +45,20 @@ class HttpOutcome:
     duration_ms: int = 0
 
 
-def redact_url(url: str | httpx.URL) -> str:
-    """The URL without its userinfo (``https://user:pass@host/`` becomes ``https://host/``)."""
-    return _USERINFO.sub(r"\1", str(url))
-
-
-def _not_global(address: IPAddress) -> str | None:
-    """Why an address is not globally routable, or None when it is."""
-    # Explicit checks first, for a precise reason and in case ``is_global`` misses a range.
-    checks = (
-        ("unspecified", address.is_unspecified),
-        ("loopback", address.is_loopback),
-        ("link-local, e.g. cloud metadata", address.is_link_local),
-        # Deprecated (RFC 3879) yet still routed inside some sites; ``is_global`` lets it pass.
-        ("site-local", isinstance(address, ipaddress.IPv6Address) and address.is_site_local),
-        ("multicast", address.is_multicast),
-        ("shared address space", address in _SHARED),
-        ("reserved", address.is_reserved),
-        ("private", address.is_private),
-        ("special-purpose", not address.is_global),
-    )
-    return next((name for name, hit in checks if hit), None)
-
-
-def _embedded_v4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address stands for (mapped, 6to4, NAT64), if any."""
-    if isinstance(address, ipaddress.IPv4Address):
-        return None
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def _refusal(address: IPAddress, allowed: Sequence[IPNetwork]) -> str | None:
-    """Why billhook will not connect to an address, or None when it may."""
-    # An IPv6 form of an IPv4 address reaches that IPv4 address: judge (and allow) it as such.
-    embedded = _embedded_v4(address)
-    judged = embedded or address
-    if any(form in network for form in (address, judged) for network in allowed):
-        return None
-    why = _not_global(judged)
-    return f"{why}, as {embedded}" if why and embedded else why
-
-
-def literal_refusal(host: str, allowed: Sequence[IPNetwork]) -> str | None:
-    """Why a URL's host is refused before any lookup, when an endpoint is created or changed.
-
-    Refused whatever the configuration (unless ``allowed`` holds the address): IPv4 written in
-    a shorthand, octal, hex or decimal form (``127.1``, ``0177.0.0.1``, ``0x7f.1``,
-    ``2130706433``), which resolvers read as an address while people read a name; an IPv6
-    form of a non-global IPv4 address (``::ffff:127.0.0.1``, NAT64, 6to4); and literals no
-    receiver can be at: unspecified, multicast, link-local (cloud metadata) and reserved
-    addresses, and ``fd00:ec2::254``. Loopback and private literals are accepted here, since
-    the worker's ``BILLHOOK_ALLOWED_NETWORKS`` may allow them; delivery checks every address
-    of every attempt again, names included.
-
-    Args:
-        host: the URL's host, without brackets (``urlsplit(url).hostname``).
-        allowed: networks the caller's configuration allows.
-    """
-    try:
-        address = ipaddress.ip_address(_without_dot(host))
-    except ValueError:
-        return _numeric_form(_without_dot(host))
-    embedded = _embedded_v4(address)
-    if _refusal(address, allowed) is None:
-        return None
-    why = _not_global(embedded or address)
-    if embedded is not None and why is not None:
-        return f"{host} stands for the IPv4 address {embedded} ({why}); write that address"
-    if address in _METADATA or why in _NEVER_RECEIVERS:
-        return (
-            f"{host} is not globally routable ({why}) and can never be a receiver; "
-            "give the receiver's own address or host name"
-        )
-    return None
-
-
-def _without_dot(host: str) -> str:
-    """``host`` without a trailing dot when the rest is an IPv4 address in some form."""
-    bare = host.rstrip(".")
-    if bare == host or not bare:
-        return host
-    try:
-        socket.inet_aton(bare)
-    except (OSError, ValueError):
-        return host
-    return bare
-
-
-def _numeric_form(host: str) -> str | None:
-    """The refusal of an IPv4 address written other than as dotted decimal, if ``host`` is one."""
-    try:
-        packed = socket.inet_aton(host)  # what getaddrinfo accepts as an IPv4 literal
-    except (OSError, ValueError):  # ValueError: an embedded NUL
-        return None
-    address = ipaddress.IPv4Address(packed)
-    return (
-        f"{host} is the IPv4 address {address} written in a shorthand, octal, hex or decimal "
-        "form; write the address as dotted decimal, or use a host name"
-    )
-
-
-def _label(host: str, address: IPAddress) -> str:
-    """The host, and the address it resolved to when the host is a name."""
-    try:
-        literal = ipaddress.ip_address(host) == address
-    except ValueError:
-        literal = False
-    return host if literal else f"{host} ({address})"
-
-
-async def resolve_checked(host: str, port: int, allowed: Sequence[IPNetwork]) -> list[IPAddress]:
-    """Resolve a host (a name or an IP literal) and check every address it resolves to.
-
-    Args:
-        host: a hostname (ASCII, IDNA-encoded) or an IP literal without brackets.
-        port: the destination port.
-        allowed: networks that may be reached although not globally routable (tests, dev).
-
-    Returns:
-        The distinct addresses, in resolver order.
-
-    Raises:
-        ResolveFailed: the name did not resolve.
-        Blocked: any address is not globally routable and not inside ``allowed``. One bad
-            address is enough: a resolver could hand it out on the next lookup.
-    """
-    loop = asyncio.get_running_loop()
-    # "127.0.0.1." is that address to some resolvers and no name to others: judge it as the address.
-    host = _without_dot(host)
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise ResolveFailed(f"{host} did not resolve: {exc}") from None
-    addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
-    if not addresses:
-        raise ResolveFailed(f"{host} resolved to no address")
-    for address in addresses:
-        if (why := _refusal(address, allowed)) is not None:
-            raise Blocked(
-                f"{_label(host, address)} is not globally routable ({why}); "
-                "add its network to BILLHOOK_ALLOWED_NETWORKS to deliver there"
-            )
-    return addresses
-
-
 def _target(url: str, allow_credentials: bool) -> httpx.URL:
     """The parsed URL if billhook delivers to it at all (scheme, host, credentials)."""
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:
         raise Blocked(f"{redact_url(url)} is not a valid URL") from None
-    if parsed.scheme not in _DEFAULT_PORTS:
+    if parsed.scheme not in DEFAULT_PORTS:
         raise Blocked(f"scheme {parsed.scheme!r} is refused; use http or https")
     if not parsed.host:
-        raise Blocked(f"{redact_url(parsed)} has no host")
-    if parsed.userinfo and not allow_credentials:
+        raise Blocked(f"{redact_url(str(parsed))} has no host")
+    if has_credentials(url) and not allow_credentials:
         raise Blocked(
-            f"{redact_url(parsed)} carries credentials, refused in production mode; remove them"
+            f"{redact_url(str(parsed))} carries credentials, refused in production mode; "
+            "remove them"
         )
     return parsed
 
@@ -281,13 +109,13 @@ async def _redirect_refusal(
         destination = target.join(location.strip())
     except httpx.InvalidURL:
         return None  # unusable anyway: an ordinary redirect failure
-    shown = redact_url(destination)
-    if destination.scheme not in _DEFAULT_PORTS:
+    shown = redact_url(str(destination))
+    if destination.scheme not in DEFAULT_PORTS:
         return f"redirect to {shown}: scheme {destination.scheme!r} is refused"
     if not destination.host:
         return None
     host = destination.raw_host.decode("ascii")
-    port = destination.port or _DEFAULT_PORTS[destination.scheme]
+    port = destination.port or DEFAULT_PORTS[destination.scheme]
     if host == target.raw_host.decode("ascii"):
         return None  # the host already checked for this attempt
     try:
@@ -358,7 +186,7 @@ async def _attempt(
     keep_bytes: int,
 ) -> HttpOutcome:
     """Resolve and check the host, then POST to its addresses in order until one connects."""
-    port = target.port or _DEFAULT_PORTS[target.scheme]
+    port = target.port or DEFAULT_PORTS[target.scheme]
     *others, last = await resolve_checked(target.raw_host.decode("ascii"), port, allowed)
 
     async def send_to(address: IPAddress) -> HttpOutcome:
@@ -456,16 +284,9 @@ def _where(url: str) -> str:
 def _scrub(text: str, url: str, headers: dict[str, str]) -> str:
     """``text`` on one line, without the URL's userinfo or any request header value."""
     text = redact_url(" ".join(text.split()))
-    found = [part for match in _USERINFO.finditer(url) for part in _userinfo_parts(match[2])]
     # Longest first, so a value is replaced before any shorter value inside it; short values
     # (``1``, ``close``) cannot leak anything and would garble the message.
-    for secret in sorted({*found, *headers.values()}, key=len, reverse=True):
+    for secret in sorted({*credentials_in(url), *headers.values()}, key=len, reverse=True):
         if len(secret) >= 8:
             text = text.replace(secret, "***")
     return text
-
-
-def _userinfo_parts(userinfo: str) -> list[str]:
-    """The userinfo, its user and password, raw and percent-decoded."""
-    parts = [userinfo, *userinfo.split(":", 1)]
-    return parts + [unquote(part) for part in parts]

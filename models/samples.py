@@ -1,10 +1,12 @@
-"""Sample payloads for every event type, shaped as events.md's Payloads section describes.
+"""Sample payloads for every event type, built by the builders workflows use (``models.payloads``).
 
 ``billhook trigger`` sends them through the real pipeline, so a receiver written for Lotus's
 webhooks can be tried against billhook before any billing runs. The content is fixed: one
 customer on a monthly "Pro" plan, its March 2023 period, the invoice issued as it ends, and a
-usage alert on its API calls. Fields billhook does not support are present as ``null``, ``[]``
-or ``{}``. Every call builds fresh objects, so a caller may change what it gets.
+usage alert on its API calls. Unlike billhook's own events, the samples fill the customer's
+addresses, the seller and a tax provider, so that a receiver sees the shape of those fields too;
+what billhook never knows stays ``null``, ``[]`` or ``{}``. Every call builds fresh objects, so a
+caller may change what it gets.
 """
 
 from __future__ import annotations
@@ -15,29 +17,36 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from models.billing import (
+    Aggregation,
+    AlertSnapshot,
+    CustomerSnapshot,
+    InvoiceState,
+    InvoiceWorkflowInput,
+    LineItemData,
+    MetricSnapshot,
+    PaymentStatus,
+    PlanVersionSnapshot,
+)
 from models.events import EventType
+from models.payloads import (
+    customer_model,
+    invoice_model,
+    subscription_payload,
+    usage_alert_payload,
+)
+from models.shapes import Address, Seller
 
 Payload = dict[str, Any]
 Period = tuple[datetime, datetime]
 
 #: Namespace of the samples' ids: fixed, so every sample of a type names the same objects.
 _SAMPLES = uuid.UUID("0b6f0f8e-2d4e-4a5b-9a51-8f3f2b7c1d90")
-_CENT = Decimal("0.01")
 
 
 def _id(prefix: str, name: str) -> str:
     """A prefixed 32-hex id, the same for the same name (events.md, Identity)."""
     return f"{prefix}_{uuid.uuid5(_SAMPLES, name).hex}"
-
-
-def _money(amount: Decimal) -> float:
-    """Money as a JSON number: computed as ``Decimal``, rounded to cents only here."""
-    return float(amount.quantize(_CENT))
-
-
-def _at(moment: datetime) -> str:
-    """A date-time in the customer's timezone (UTC here), ISO 8601 with its offset."""
-    return moment.isoformat()
 
 
 def _month(year: int, month: int) -> Period:
@@ -47,180 +56,133 @@ def _month(year: int, month: int) -> Period:
     return start, following - timedelta(microseconds=1)
 
 
-CUSTOMER_ID = "acme-corp"  # the caller's own id, unprefixed
-SUBSCRIPTION_ID = _id("sub", "subscription")
-INVOICE_ID = _id("invoice", "invoice-2023-03")
 MARCH = _month(2023, 3)
 APRIL = _month(2023, 4)
 ISSUED_AT = APRIL[0]  # the invoice that closes March is issued as April starts
+TRIGGERED_AT = datetime(2023, 3, 20, 14, 2, 11, 532_000, tzinfo=UTC)
+
+CUSTOMER = CustomerSnapshot(
+    customer_id="acme-corp",  # the caller's own id, unprefixed
+    name="Acme Corp",
+    email="billing@acme.example",
+    timezone="UTC",
+    currency="USD",
+)
+API_CALLS = MetricSnapshot(
+    metric_id=_id("metric", "api-calls"),
+    name="API calls",
+    event_name="api_call",
+    aggregation=Aggregation.COUNT,
+)
+ALERT = AlertSnapshot(
+    alert_id=_id("usg_alert", "api-calls-10k"),
+    metric_id=API_CALLS.metric_id,
+    threshold=Decimal(10_000),
+)
+PLAN = PlanVersionSnapshot(
+    plan_id=_id("plan", "pro"),
+    plan_name="Pro",
+    version_id=_id("plan_version", "pro-v2"),
+    version=2,
+    alerts=[ALERT],
+)
+SUBSCRIPTION_ID = _id("sub", "subscription")
 #: The sample invoice's lines: usage billed in arrears for March, the flat fee in advance for April.
 LINES = (
     ("API calls", MARCH, "in_arrears", Decimal(12_500), Decimal("0.004")),
     ("Pro plan flat fee", APRIL, "in_advance", Decimal(1), Decimal("99.00")),
 )
+INVOICE = InvoiceWorkflowInput(
+    invoice_id=_id("invoice", "invoice-2023-03"),
+    subscription_id=SUBSCRIPTION_ID,
+    customer=CUSTOMER,
+    plan=PLAN,
+    line_items=[
+        LineItemData(
+            name=name,
+            start=period[0],
+            end=period[1],
+            quantity=quantity,
+            billing_type=billing_type,
+            base=quantity * unit_price,
+        )
+        for name, period, billing_type, quantity, unit_price in LINES
+    ],
+)
 
 
-def _currency() -> Payload:
-    return {"code": "USD", "name": "US Dollar", "symbol": "$"}
+def _address(line1: str, city: str, state: str, postal_code: str) -> Address:
+    return Address(city=city, country="US", line1=line1, postal_code=postal_code, state=state)
 
 
-def _plan() -> Payload:
-    return {
-        "plan_name": "Pro",
-        "plan_id": _id("plan", "pro"),
-        "version_id": _id("plan_version", "pro-v2"),
-        "version": 2,
-    }
-
-
-def _customer_ref() -> Payload:
-    return {
-        "customer_name": "Acme Corp",
-        "email": "billing@acme.example",
-        "customer_id": CUSTOMER_ID,
-    }
-
-
-def _address(line1: str, city: str, state: str, postal_code: str) -> Payload:
-    return {
-        "city": city,
-        "country": "US",
-        "line1": line1,
-        "line2": None,
-        "postal_code": postal_code,
-        "state": state,
-    }
-
-
-def _customer_address() -> Payload:
+def _customer_address() -> Address:
     return _address("548 Market St", "San Francisco", "CA", "94104")
 
 
-def _seller() -> Payload:
-    return {
-        "name": "Example Billing Co.",
-        "address": _address("100 Broadway", "New York", "NY", "10005"),
-        "phone": "+1 212 555 0100",
-        "email": "invoices@billing.example",
-    }
-
-
-def _metric() -> Payload:
-    return {
-        "metric_id": _id("metric", "api-calls"),
-        "event_name": "api_call",
-        "property_name": None,
-        "aggregation_type": "count",
-        "granularity": "total",
-        "event_type": None,
-        "metric_type": "counter",
-        "metric_name": "API calls",
-        "numeric_filters": [],
-        "categorical_filters": [],
-        "is_cost_metric": False,
-        "custom_sql": None,
-        "proration": None,
-    }
+def _seller() -> Seller:
+    return Seller(
+        name="Example Billing Co.",
+        address=_address("100 Broadway", "New York", "NY", "10005"),
+        phone="+1 212 555 0100",
+        email="invoices@billing.example",
+    )
 
 
 def subscription(period: Period, *, is_new: bool, auto_renew: bool = True) -> Payload:
     """The Subscription payload of the sample subscription for one of its periods."""
-    return {
-        "subscription_id": SUBSCRIPTION_ID,
-        "start_date": _at(period[0]),
-        "end_date": _at(period[1]),
-        "auto_renew": auto_renew,
-        "is_new": is_new,
-        "subscription_filters": [],
-        "customer": _customer_ref(),
-        "billing_plan": _plan(),
-        "fully_billed": False,
-        "addons": [],
-        "metadata": {},
-    }
+    return subscription_payload(
+        subscription_id=SUBSCRIPTION_ID,
+        customer=CUSTOMER,
+        plan=PLAN,
+        start=period[0],
+        end=period[1],
+        auto_renew=auto_renew,
+        is_new=is_new,
+    )
 
 
-def line_item(
-    name: str, period: Period, billing_type: str, quantity: Decimal, unit_price: Decimal
-) -> Payload:
-    """One LineItem: ``quantity`` at ``unit_price`` over ``period``, without adjustments."""
-    base = _money(quantity * unit_price)
-    return {
-        "name": name,
-        "start_date": _at(period[0]),
-        "end_date": _at(period[1]),
-        "quantity": float(quantity),
-        "billing_type": billing_type,
-        "metadata": {},
-        "plan": _plan(),
-        "subscription_filters": [],
-        "base": base,
-        "adjustments": [],
-        "amount": base,
-        "subtotal": base,
-    }
-
-
-def invoice(payment_status: str) -> Payload:
+def invoice(payment_status: PaymentStatus) -> Payload:
     """The Invoice payload of the sample invoice with the given ``payment_status``."""
-    amount = _money(sum((quantity * price for *_, quantity, price in LINES), Decimal(0)))
-    return {
-        "invoice_id": INVOICE_ID,
-        "invoice_number": f"{ISSUED_AT:%y%m%d}-000001",  # issue day, then its sequence that day
-        "cost_due": amount,
-        "amount": amount,
-        "currency": _currency(),
-        "issue_date": _at(ISSUED_AT),
-        "payment_status": payment_status,
-        "external_payment_obj_id": None,
-        "external_payment_obj_type": None,
-        "external_payment_obj_status": None,
-        "line_items": [line_item(*line) for line in LINES],
-        "customer": {**_customer_ref(), "address": _customer_address()},
-        "due_date": _at(ISSUED_AT + timedelta(days=30)),
-        "start_date": MARCH[0].date().isoformat(),
-        "end_date": APRIL[1].date().isoformat(),
-        "seller": _seller(),
-        "invoice_pdf": None,
-    }
+    state = InvoiceState(
+        invoice_id=INVOICE.invoice_id,
+        invoice_number=f"{ISSUED_AT:%y%m%d}-000001",  # issue day, then its sequence that day
+        subscription_id=SUBSCRIPTION_ID,
+        customer_id=CUSTOMER.customer_id,
+        amount=INVOICE.amount,
+        currency=PLAN.currency,
+        issue_date=ISSUED_AT,
+        due_date=ISSUED_AT + timedelta(days=30),
+        payment_status=payment_status,
+    )
+    model = invoice_model(INVOICE, state)
+    customer = model.customer.model_copy(update={"address": _customer_address()})
+    filled = model.model_copy(update={"customer": customer, "seller": _seller()})
+    return filled.model_dump(mode="json")
 
 
 def customer() -> Payload:
     """The Customer payload of a customer just created: no invoices or subscriptions yet."""
-    return {
-        "customer_id": CUSTOMER_ID,
-        "email": "billing@acme.example",
-        "customer_name": "Acme Corp",
-        "invoices": [],
-        "total_amount_due": 0.0,
-        "subscriptions": [],
-        "integrations": {"stripe": None, "braintree": None},
-        "default_currency": _currency(),
-        "payment_provider": None,
-        "payment_provider_id": None,
-        "has_payment_method": False,
-        "address": _customer_address(),
-        "billing_address": _customer_address(),
-        "shipping_address": None,
-        "tax_rate": None,
-        "timezone": "UTC",
-        "tax_providers": ["lotus"],
-    }
+    filled = customer_model(CUSTOMER).model_copy(
+        update={
+            "address": _customer_address(),
+            "billing_address": _customer_address(),
+            "tax_providers": ["lotus"],
+        }
+    )
+    return filled.model_dump(mode="json")
 
 
 def usage_alert() -> Payload:
     """The UsageAlertPayload of the subscription's API calls crossing 10,000 in March."""
-    return {
-        "subscription": {**subscription(MARCH, is_new=True), "plan_detail": _plan()},
-        "usage_alert": {
-            "usage_alert_id": _id("usg_alert", "api-calls-10k"),
-            "metric": _metric(),
-            "plan_version": _plan(),
-            "threshold": 10_000.0,
-        },
-        "usage": 10_012.0,
-        "time_triggered": _at(datetime(2023, 3, 20, 14, 2, 11, 532_000, tzinfo=UTC)),
-    }
+    return usage_alert_payload(
+        subscription=subscription(MARCH, is_new=True),
+        plan=PLAN,
+        alert=ALERT,
+        metric=API_CALLS,
+        usage=Decimal(10_012),
+        time_triggered=TRIGGERED_AT,
+        customer=CUSTOMER,
+    )
 
 
 _BUILDERS: dict[EventType, Callable[[], Payload]] = {
@@ -229,9 +191,9 @@ _BUILDERS: dict[EventType, Callable[[], Payload]] = {
     EventType.SUBSCRIPTION_RENEWED: lambda: subscription(APRIL, is_new=False),
     # Cancelled at period end: it stops renewing and ends with the March period.
     EventType.SUBSCRIPTION_CANCELLED: lambda: subscription(MARCH, is_new=False, auto_renew=False),
-    EventType.INVOICE_CREATED: lambda: invoice("unpaid"),
-    EventType.INVOICE_PAID: lambda: invoice("paid"),
-    EventType.INVOICE_PAST_DUE: lambda: invoice("unpaid"),
+    EventType.INVOICE_CREATED: lambda: invoice(PaymentStatus.UNPAID),
+    EventType.INVOICE_PAID: lambda: invoice(PaymentStatus.PAID),
+    EventType.INVOICE_PAST_DUE: lambda: invoice(PaymentStatus.UNPAID),
     EventType.USAGE_ALERT_TRIGGERED: usage_alert,
 }
 

@@ -7,7 +7,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from activities.outcome import DEFAULT_SCHEDULE, Action, Decision, classify, parse_retry_after
+from activities.outcome import Action, Decision, classify, parse_retry_after
+from config import DEFAULT_RETRY_SCHEDULE
 from models.delivery import ErrorKind
 
 NOW = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -88,8 +89,9 @@ def test_classify(
 
 
 def test_default_schedule_is_eight_attempts_over_about_27_6_hours() -> None:
-    assert len(DEFAULT_SCHEDULE) + 1 == 8
-    assert sum(DEFAULT_SCHEDULE, timedelta()) / timedelta(hours=1) == pytest.approx(27.6, 0.01)
+    assert len(DEFAULT_RETRY_SCHEDULE) + 1 == 8
+    hours = sum(DEFAULT_RETRY_SCHEDULE, timedelta()) / timedelta(hours=1)
+    assert hours == pytest.approx(27.6, 0.01)
 
 
 def test_exhausted_reason_names_the_attempts() -> None:

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities import transport
+from activities import addresses, transport
 from activities.delivery import DeliveryActivities
 from config import Settings
 from models.delivery import DeliverBatchInput, DeliverInput, DeliveryStatus, ErrorKind, Event
@@ -164,7 +164,7 @@ CREATION_REFUSED = {
 
 @pytest.mark.parametrize("host", CREATION_REFUSED.values(), ids=CREATION_REFUSED.keys())
 def test_creation_refuses_forms_that_are_never_receivers(host: str) -> None:
-    why = transport.literal_refusal(host, [])
+    why = addresses.literal_refusal(host, [])
     assert why is not None and host in why
 
 
@@ -174,12 +174,12 @@ def test_creation_refuses_forms_that_are_never_receivers(host: str) -> None:
 def test_creation_leaves_allow_listable_hosts_to_delivery(host: str) -> None:
     # The worker's BILLHOOK_ALLOWED_NETWORKS may allow these (make run allows loopback): the
     # command line cannot know, so delivery decides (and blocks them by default, above).
-    assert transport.literal_refusal(host, []) is None
+    assert addresses.literal_refusal(host, []) is None
 
 
 def test_creation_honours_an_explicit_allow_list() -> None:
     allowed = [ipaddress.ip_network("169.254.0.0/16")]
-    assert transport.literal_refusal("169.254.169.254", allowed) is None
+    assert addresses.literal_refusal("169.254.169.254", allowed) is None
 
 
 # What a user sees: the attempt log of real delivery activities on the real store ------------

@@ -11,8 +11,8 @@ import pytest
 import standardwebhooks.webhooks
 import svix.webhooks
 
-from activities import signing
 from errors import InvalidSecret
+from models import signing
 
 UA = "billhook/test"
 MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"

@@ -10,8 +10,10 @@ Error tree::
     │   └── InvalidSecret          not ``whsec_`` + base64
     ├── NotFound                   no endpoint / message with that id
     ├── Conflict                   the object exists already, or is in the wrong state
-    └── StoreNotReady              the database is unreachable or not migrated
-        └── StoreUnreachable       no connection could be opened
+    ├── StoreNotReady              the database is unreachable or not migrated
+    │   └── StoreUnreachable       no connection could be opened
+    └── TemporalError              Temporal is unreachable, refused a request, or a workflow failed
+        └── NoWorker               no worker answered in time; the request may still be applied
 
 Delivery outcomes are not errors of this tree: they are Temporal ``ApplicationError``s raised by
 the delivery activity (see ``activities.delivery``) so that Temporal schedules the retry.
@@ -54,3 +56,11 @@ class StoreNotReady(BillhookError):
 
 class StoreUnreachable(StoreNotReady):
     """No connection to the database could be opened (it may come back; a migration will not)."""
+
+
+class TemporalError(BillhookError):
+    """Temporal is unreachable or refused a request, or a workflow failed."""
+
+
+class NoWorker(TemporalError):
+    """No worker answered in time: what was asked may still be done once one runs."""

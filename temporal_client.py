@@ -1,48 +1,23 @@
-"""The one way billhook connects to Temporal: worker, command line and tests use it."""
+"""The one way billhook connects to Temporal: worker, client (``client``) and tests use it.
+
+Starting workflows, emitting events, updates and queries are ``client``'s (``BillhookClient``,
+``client.publisher``, ``client.starts``); this module only resolves and makes the connection.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
-from temporalio.client import Client, WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.client import Client
 from temporalio.envconfig import ClientConfig, ClientConfigProfile
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from codec import data_converter
 from config import InvalidSettings, Settings
-from models.billing import (
-    CustomerSnapshot,
-    CustomerWorkflowInput,
-    InvoiceWorkflowInput,
-    SubscriptionState,
-    SubscriptionWorkflowInput,
-)
-from models.delivery import (
-    DispatchInput,
-    Event,
-    PublishInput,
-    SearchKeys,
-    dispatcher_id,
-    shard_of,
-)
-from models.search import typed_attributes
-from workflows.customer import CustomerWorkflow
-from workflows.dispatch import DispatchWorkflow
-from workflows.invoice import InvoiceWorkflow
-from workflows.subscription import SubscriptionWorkflow
-
-log = logging.getLogger(__name__)
-
-#: Events one signal carries at most: well under Temporal's payload size limit.
-EVENTS_PER_SIGNAL = 100
 
 
 @dataclass(frozen=True)
@@ -116,18 +91,10 @@ def resolve_connection(
         raise InvalidSettings(f"Temporal client configuration: {_one_line(exc)}") from None
     explicit = settings.temporal_explicit()
     address, address_from = _pick(
-        "temporal_address" in explicit and settings.temporal_address,
-        "BILLHOOK_TEMPORAL_ADDRESS",
-        connect.get("target_host"),
-        "TEMPORAL_ADDRESS" if env.get("TEMPORAL_ADDRESS") else f"profile {name}",
-        settings.temporal_address,
+        "ADDRESS", settings.temporal_address, explicit, connect.get("target_host"), env, name
     )
     namespace, namespace_from = _pick(
-        "temporal_namespace" in explicit and settings.temporal_namespace,
-        "BILLHOOK_TEMPORAL_NAMESPACE",
-        connect.get("namespace"),
-        "TEMPORAL_NAMESPACE" if env.get("TEMPORAL_NAMESPACE") else f"profile {name}",
-        settings.temporal_namespace,
+        "NAMESPACE", settings.temporal_namespace, explicit, connect.get("namespace"), env, name
     )
     tls_config = connect.get("tls", False)
     mtls = isinstance(tls_config, TLSConfig) and tls_config.client_cert is not None
@@ -154,13 +121,29 @@ def resolve_connection(
 
 
 def _pick(
-    billhook: str | bool, billhook_from: str, temporal: str | None, temporal_from: str, default: str
+    part: str,
+    setting: str,
+    explicit: frozenset[str],
+    found: str | None,
+    env: Mapping[str, str],
+    profile: str,
 ) -> tuple[str, str]:
-    if isinstance(billhook, str):
-        return billhook, billhook_from
-    if temporal:
-        return temporal, temporal_from
-    return default, "default"
+    """The address or the namespace (``part``), and what gave it, in ``TemporalConnection``'s order.
+
+    Args:
+        part: ``ADDRESS`` or ``NAMESPACE``, as in the variables' names.
+        setting: billhook's setting of it, its default unless set.
+        explicit: the settings given, not defaulted (``Settings.temporal_explicit``).
+        found: what envconfig found: ``TEMPORAL_<part>`` or the profile's value, if any.
+        env: the ``TEMPORAL_*`` variables that are set.
+        profile: the profile's name.
+    """
+    if f"temporal_{part.lower()}" in explicit:
+        return setting, f"BILLHOOK_TEMPORAL_{part}"
+    if found:
+        variable = f"TEMPORAL_{part}"
+        return found, variable if env.get(variable) else f"profile {profile}"
+    return setting, "default"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -191,145 +174,3 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         data_converter=data_converter(settings),
         runtime=runtime,
     )
-
-
-class Publisher:
-    """Emits events: signal-with-start of their dispatchers, concurrent emissions coalesced.
-
-    ``publish`` returns once Temporal accepted a signal carrying the events, so they are
-    durable. While one signal to a dispatcher is on its way, the events emitted meanwhile wait
-    and go together in the next one: no delay when idle, few signals under load. The worker
-    shares one publisher among its workflows (``activities.emission``); the command line and
-    applications use one of their own.
-    """
-
-    def __init__(self, client: Client, task_queue: str, shards: int) -> None:
-        self.client = client
-        self.task_queue = task_queue
-        self.shards = shards
-        self._lanes: dict[int, _Lane] = {}
-
-    async def publish(self, events: Sequence[Event]) -> None:
-        """Emit ``events``; an event already emitted is delivered once all the same."""
-        by_shard: dict[int, list[Event]] = {}
-        for event in events:
-            by_shard.setdefault(shard_of(event.message_id, self.shards), []).append(event)
-        await asyncio.gather(*(self._lane(s).send(evs) for s, evs in by_shard.items()))
-
-    def _lane(self, shard: int) -> _Lane:
-        if shard not in self._lanes:
-            self._lanes[shard] = _Lane(self, shard)
-        return self._lanes[shard]
-
-    async def signal(self, shard: int, events: list[Event]) -> None:
-        """One signal-with-start of dispatcher ``shard`` carrying ``events``."""
-        await self.client.start_workflow(
-            DispatchWorkflow.run,
-            DispatchInput(task_queue=self.task_queue, shard=shard),
-            id=dispatcher_id(self.task_queue, shard),
-            task_queue=self.task_queue,
-            start_signal="publish",
-            start_signal_args=[PublishInput(events=events)],
-        )
-
-
-@dataclass
-class _Lane:
-    """The signals to one dispatcher: one on its way at a time, the next one filling up."""
-
-    publisher: Publisher
-    shard: int
-    waiting: list[tuple[list[Event], asyncio.Future[None]]] = field(default_factory=list)
-    sending: asyncio.Task[None] | None = None
-
-    async def send(self, events: list[Event]) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self.waiting.append((events, done))
-        if self.sending is None:
-            self.sending = asyncio.create_task(self._drain())
-        await done
-
-    async def _drain(self) -> None:
-        try:
-            while self.waiting:
-                taken: list[tuple[list[Event], asyncio.Future[None]]] = []
-                count = 0
-                while self.waiting and count < EVENTS_PER_SIGNAL:
-                    taken.append(self.waiting.pop(0))
-                    count += len(taken[-1][0])
-                await self._signal(taken)
-        except BaseException as exc:
-            for _, done in self.waiting:  # not sent: their emitters must not wait for good
-                if not done.done():
-                    done.set_exception(exc)
-            self.waiting.clear()
-            raise
-        finally:
-            self.sending = None
-
-    async def _signal(self, taken: list[tuple[list[Event], asyncio.Future[None]]]) -> None:
-        try:
-            await self.publisher.signal(self.shard, [e for events, _ in taken for e in events])
-        except BaseException as exc:  # handed to every emitter of this signal, which raises it
-            for _, done in taken:
-                if not done.done():
-                    done.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise  # cancelled (the process is stopping): the emitters were told
-            return
-        for _, done in taken:
-            if not done.done():
-                done.set_result(None)
-
-
-async def start_customer(
-    client: Client, task_queue: str, customer: CustomerSnapshot
-) -> WorkflowHandle[CustomerWorkflow, str]:
-    """Create a customer: id ``customer-<id>``, never reused: ``customer.created`` is sent once."""
-    return await client.start_workflow(
-        CustomerWorkflow.run,
-        CustomerWorkflowInput(customer=customer),
-        id=f"customer-{customer.customer_id}",
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=typed_attributes(SearchKeys(customer_id=customer.customer_id)),
-    )
-
-
-async def start_subscription(
-    client: Client, task_queue: str, input: SubscriptionWorkflowInput
-) -> WorkflowHandle[SubscriptionWorkflow, SubscriptionState]:
-    """Start a subscription's workflow, id ``subscription-<sub id>``."""
-    return await client.start_workflow(
-        SubscriptionWorkflow.run,
-        input,
-        id=f"subscription-{input.subscription_id}",
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=typed_attributes(
-            SearchKeys(
-                customer_id=input.customer.customer_id, subscription_id=input.subscription_id
-            )
-        ),
-    )
-
-
-async def start_invoice(client: Client, task_queue: str, input: InvoiceWorkflowInput) -> None:
-    """Start an invoice's workflow, id ``invoice-<invoice id>``; a second start does nothing."""
-    try:
-        await client.start_workflow(
-            InvoiceWorkflow.run,
-            input,
-            id=f"invoice-{input.invoice_id}",
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=typed_attributes(
-                SearchKeys(
-                    customer_id=input.customer.customer_id,
-                    subscription_id=input.subscription_id,
-                    invoice_id=input.invoice_id,
-                )
-            ),
-        )
-    except WorkflowAlreadyStartedError:
-        log.info("invoice %s already started", input.invoice_id)

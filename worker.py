@@ -37,12 +37,14 @@ from activities.billing import BillingActivities
 from activities.delivery import DeliveryActivities
 from activities.engine import EngineActivities
 from activities.metrics import DeliveryMetrics, prometheus_config
+from client.publisher import Publisher
+from client.starts import start_invoice
 from config import Settings, get_settings
 from errors import BillhookError, StoreUnreachable
 from models.search import dev_server_args
 from store import Store
 from store.catalog import Catalog
-from temporal_client import Publisher, connect, resolve_connection, start_invoice
+from temporal_client import connect, resolve_connection
 from workflows.customer import CustomerWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.dispatch import DispatchWorkflow

@@ -17,8 +17,8 @@ from temporalio import activity, workflow
 with workflow.unsafe.imports_passed_through():
     import httpx
 
-    from activities.signing import webhook_headers
     from models.events import envelope_body
+    from models.signing import webhook_headers
 
 
 class BareInput(BaseModel):

@@ -1,8 +1,9 @@
 """Pieces the benchmarks share: progress lines, the raw httpx baseline, the dev server, results.
 
 A benchmark run as ``.venv/bin/python bench/NAME.py`` has ``bench/`` on ``sys.path``, so it
-imports ``from harness import ...`` and ``from receiver import ReceiverProcess``; importing this
-module also puts the repository root on ``sys.path`` (for ``activities``, ``models``, ...).
+imports ``from harness import ...`` and ``from receiver_process import ReceiverProcess``;
+importing this module also puts the repository root on ``sys.path`` (for ``activities``,
+``models``, ...).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from temporalio.testing import WorkflowEnvironment
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from activities.signing import generate_secret, webhook_headers  # noqa: E402
 from models.events import envelope_body  # noqa: E402
 from models.search import ALL_KEYS, DEV_SERVER_PRAGMAS  # noqa: E402
+from models.signing import generate_secret, webhook_headers  # noqa: E402
 
 #: Where ``write_results`` puts its JSON files.
 RESULTS_DIR = Path(__file__).resolve().with_name("results")

@@ -25,12 +25,12 @@ from pathlib import Path
 
 from harness import cpu_seconds, descendants, dev_server, progress, rss_bytes, write_results
 from pipeline import new_task_queue, open_store, worker_process
-from receiver import ReceiverProcess
+from receiver_process import ReceiverProcess
 
+from client.starts import start_subscription
 from models.billing import ChargeTiming, CustomerSnapshot, SubscriptionWorkflowInput
 from models.events import EventType
 from store.catalog import Catalog, PlanVersionSpec
-from temporal_client import start_subscription
 
 STARTERS = 50
 MiB = 1024 * 1024

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from harness import dev_server, progress, write_results
 from pipeline import invoice_event, new_task_queue, open_store, worker_process
-from receiver import ReceiverProcess
+from receiver_process import ReceiverProcess
 
+from client.publisher import Publisher
 from models.events import EventType
-from temporal_client import Publisher
 
 TARGET_P95_MS = 100.0
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from harness import PAYLOAD, ROOT
 from temporalio.client import Client
 
+from client.publisher import Publisher
 from models.delivery import Event
 from models.events import EventType
 from store import Store
-from temporal_client import Publisher
 
 #: The worker's settings for every benchmark (the rest are the defaults users get).
 WORKER_ENV = {

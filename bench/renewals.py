@@ -30,16 +30,16 @@ from pathlib import Path
 from bare import BareActivities, BareInput, BareRenewalWorkflow, BareSubscriptionWorkflow
 from harness import dev_server, progress, write_results
 from pipeline import new_task_queue, open_store, worker_process
-from receiver import ReceiverProcess
+from receiver_process import ReceiverProcess
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.signing import generate_secret
+from client.starts import start_subscription
 from models.billing import ChargeTiming, CustomerSnapshot, SubscriptionWorkflowInput
 from models.events import EventType
+from models.signing import generate_secret
 from store import Store
 from store.catalog import Catalog, PlanVersionSpec
-from temporal_client import start_subscription
 from worker import http_client
 
 #: Subscriptions started at once while setting up.

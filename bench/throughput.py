@@ -24,10 +24,10 @@ from pathlib import Path
 
 from harness import dev_server, direct_posts, progress, write_results
 from pipeline import emit_each, invoice_event, new_task_queue, open_store, worker_process
-from receiver import ReceiverProcess
+from receiver_process import ReceiverProcess
 
+from client.publisher import Publisher
 from models.events import EventType
-from temporal_client import Publisher
 
 ENDPOINTS = 2
 

@@ -214,13 +214,3 @@ class ManualDeliveryInput(BaseModel):
 def shard_of(message_id: str, shards: int) -> int:
     """The dispatcher shard a message goes to: spread evenly by its (random-looking) id."""
     return int(message_id.removeprefix("msg_"), 16) % shards
-
-
-def dispatcher_id(task_queue: str, shard: int) -> str:
-    """The workflow id of a dispatcher: one per task queue and shard, running for good."""
-    return f"dispatch-{task_queue}-{shard}"
-
-
-def retry_workflow_id(message_id: str, endpoint_id: str) -> str:
-    """The workflow id of one delivery's retries: one per message and endpoint, ever."""
-    return f"retry-{message_id}-{endpoint_id}"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from config import get_settings
-from models.billing import PlanVersionSnapshot
-from starter.billing import number, open_catalog, parse_decimal
-from starter.runtime import Subcommands, utcnow
+from client.inputs import AlertInput
+from config import Settings
+from starter.billing import number, parse_decimal
+from starter.runtime import Subcommands, open_client
 from starter.table import render
-from store.catalog import Catalog
 
 
 def register(commands: Subcommands) -> None:
@@ -30,42 +29,37 @@ def register(commands: Subcommands) -> None:
     listing.set_defaults(handler=list_alerts)
 
 
-def create_alert(args: argparse.Namespace) -> None:
+def create_alert(args: argparse.Namespace, settings: Settings) -> None:
     """Create an alert and say which subscriptions it watches."""
     threshold = parse_decimal("alert threshold", args.threshold)
-    catalog = open_catalog(get_settings())
-    version_id = args.plan_version or catalog.latest_version(args.plan).version_id
-    alert = catalog.create_alert(args.metric, version_id, threshold, utcnow())
-    version = catalog.get_version(version_id)
+    request = AlertInput(
+        metric_id=args.metric,
+        threshold=threshold,
+        plan_version_id=args.plan_version,
+        plan_id=None if args.plan_version else args.plan,
+    )
+    with open_client(settings) as billhook:
+        created = billhook.alerts.create(request)
+    alert, version = created.alert, created.version
+    assert version is not None  # the version it was just created on
     print(
         f"created alert {alert.alert_id}: usage of {alert.metric_id} reaching "
         f"{number(alert.threshold)} in a period"
     )
     print(
         f"it watches subscriptions that start on {version.plan_name} version {version.version} "
-        f"({version_id}) from now on, or renew onto it"
+        f"({version.version_id}) from now on, or renew onto it"
     )
 
 
-def list_alerts(args: argparse.Namespace) -> None:
+def list_alerts(args: argparse.Namespace, settings: Settings) -> None:
     """Print usage alerts with the plan version each watches."""
-    catalog = open_catalog(get_settings())
-    alerts = catalog.list_alerts(args.plan_version)
-    versions = _versions_by_alert(catalog)
+    with open_client(settings) as billhook:
+        alerts = billhook.alerts.list(args.plan_version)
     rows = []
-    for alert in alerts:
-        version = versions.get(alert.alert_id)
+    for details in alerts:
+        alert, version = details.alert, details.version
         plan = f"{version.plan_name} v{version.version}" if version else None
         version_id = version.version_id if version else None
         rows.append((alert.alert_id, plan, version_id, alert.metric_id, number(alert.threshold)))
     print(render(["alert", "plan", "plan version", "metric", "threshold"], rows))
-
-
-def _versions_by_alert(catalog: Catalog) -> dict[str, PlanVersionSnapshot]:
-    """The plan version of every alert (alert snapshots do not name theirs)."""
-    return {
-        alert.alert_id: version
-        for latest in catalog.list_plans()
-        for version in catalog.plan_versions(latest.plan_id)
-        for alert in version.alerts
-    }

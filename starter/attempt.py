@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from config import get_settings
+from config import Settings
 from models.delivery import AttemptState, ErrorKind
-from starter.runtime import Subcommands, open_store, positive_int
+from starter.runtime import Subcommands, open_client, positive_int
 from starter.table import render
 from store.tables import Attempt
 
@@ -45,12 +45,12 @@ def attempt_result(attempt: Attempt) -> str:
     return " ".join(parts) or "-"
 
 
-def list_attempts(args: argparse.Namespace) -> None:
+def list_attempts(args: argparse.Namespace, settings: Settings) -> None:
     """Print attempts, filtered by message and endpoint."""
-    store = open_store(get_settings())
-    attempts = store.list_attempts(
-        message_id=args.message, endpoint_id=args.endpoint, limit=args.limit
-    )
+    with open_client(settings) as billhook:
+        attempts = billhook.attempts.list(
+            message_id=args.message, endpoint_id=args.endpoint, limit=args.limit
+        )
     rows = [
         (
             a.started_at,

@@ -1,4 +1,4 @@
-"""What the billing commands share: the catalog, parsing of numbers, and how amounts read.
+"""What the billing commands share: parsing of numbers, and how amounts and records read.
 
 Numbers are parsed here rather than by argparse types so that a bad one is refused like any
 other bad input: one ``error:`` line and exit 1, with nothing written or started.
@@ -12,31 +12,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from config import Settings
+from client.results import SubscriptionSummary
 from errors import InvalidInput
-from models.billing import InvoiceState, PaymentStatus, SubscriptionState
+from models.billing import InvoiceState, PaymentStatus
 from models.money import round_money
 from models.periods import in_timezone
-from starter.runtime import open_store
 from starter.table import render
-from store.catalog import Catalog
 
-#: How long a command waits for a worker to answer before saying none seems to be running.
-WORKER_WAIT_SECONDS = 20.0
 #: A decimal number as people write one: ``12``, ``-0.5``, ``.25``, ``1e3``.
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 #: Longer than any amount the catalog stores (14 digits, a point, 6 decimals) with room to spare.
 _MAX_NUMBER_LENGTH = 100
 _DAYS = re.compile(r"[0-9]{1,9}", re.ASCII)
-
-
-def open_catalog(settings: Settings) -> Catalog:
-    """The catalog of the configured store, checked to be reachable and migrated.
-
-    Raises:
-        StoreNotReady: the database is unreachable or needs ``billhook db upgrade``.
-    """
-    return Catalog(open_store(settings).engine)
 
 
 def parse_decimal(what: str, text: str) -> Decimal:
@@ -111,15 +98,13 @@ def render_invoices(invoices: Sequence[InvoiceState]) -> str:
     return render(headers, rows)
 
 
-def render_subscriptions(
-    subscriptions: Sequence[SubscriptionState], plan_names: dict[str, str]
-) -> str:
-    """Subscription records as a table; ``plan_names`` maps plan ids to names."""
+def render_subscriptions(subscriptions: Sequence[SubscriptionSummary]) -> str:
+    """Subscription records as a table, in the order given."""
     rows = [
         (
             s.subscription_id,
             s.customer_id,
-            plan_names.get(s.plan_id, s.plan_id),
+            s.plan_name,
             s.status,
             "yes" if s.auto_renew else "no",
             s.sequence + 1,
@@ -130,8 +115,3 @@ def render_subscriptions(
     ]
     headers = ["subscription", "customer", "plan", "status", "renews", "period", "start", "end"]
     return render(headers, rows)
-
-
-def plan_names(catalog: Catalog) -> dict[str, str]:
-    """Every plan's name by its id."""
-    return {version.plan_id: version.plan_name for version in catalog.list_plans()}

@@ -1,9 +1,11 @@
 """``billhook``: the command line. Assembles the command groups and turns errors into one line.
 
 Every command module has ``register(subcommands)``, which adds its parsers and sets ``handler``
-(a function of the parsed arguments) as their default. Handlers that need Temporal or Svix import
-``starter.emit``, ``starter.manual`` or ``starter.receiver`` when they run: those libraries take
-about a second to load, which ``endpoint list`` and the like should not pay.
+as their default: a function of the parsed arguments and the settings, read once here. Each
+handler parses its arguments, makes one call of the client (``starter.runtime.open_client``)
+and prints what it answered. The client loads Temporal (about a second) only for the calls
+that need it, and ``listen`` loads Svix only when it runs: ``endpoint list`` and the like pay
+for neither.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import NoReturn
 
+from config import get_settings
 from errors import BillhookError
 from starter import (
     alert,
@@ -93,10 +96,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def dispatch(args: argparse.Namespace) -> None:
+    """Call the parsed command's handler with the settings, which are read here, once.
+
+    Raises:
+        BillhookError: what the command refused or failed with (``InvalidSettings`` too).
+    """
+    if getattr(args, "standalone", False):
+        args.handler(args)
+    else:
+        args.handler(args, get_settings())
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the parsed command and turn the errors billhook raises on purpose into one line."""
     try:
-        args.handler(args)
+        dispatch(args)
     except BillhookError as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from config import Settings, get_settings
+from config import Settings
 from errors import BillhookError
 from starter.runtime import Subcommands
 
@@ -47,7 +47,7 @@ def register(commands: Subcommands) -> None:
     """Add ``codec-key`` and ``codec-server`` to the command line."""
     key = commands.add_parser("codec-key", help="print a new payload encryption key (ID:KEY)")
     key.add_argument("--id", dest="key_id", help="the key's id (default: k + today + 4 hex)")
-    key.set_defaults(handler=codec_key)
+    key.set_defaults(handler=codec_key, standalone=True)
     server = commands.add_parser(
         "codec-server", help="serve Temporal's remote codec protocol for the Web UI"
     )
@@ -82,7 +82,7 @@ def codec_key(args: argparse.Namespace) -> None:
     )
 
 
-def codec_server(args: argparse.Namespace) -> None:
+def codec_server(args: argparse.Namespace, settings: Settings) -> None:
     """Serve until interrupted.
 
     Raises:
@@ -90,7 +90,6 @@ def codec_server(args: argparse.Namespace) -> None:
     """
     import logs
 
-    settings = get_settings()
     logs.configure(settings.log_format, settings.log_level)
     origins = tuple(args.origins or DEFAULT_ORIGINS)
     try:

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from config import get_settings
+from config import Settings
 from models.billing import CustomerSnapshot
-from starter.billing import (
-    open_catalog,
-    parse_days,
-    plan_names,
-    render_invoices,
-    render_subscriptions,
-)
-from starter.runtime import Subcommands
+from starter.billing import parse_days, render_invoices, render_subscriptions
+from starter.runtime import Subcommands, open_client
 from starter.table import render, render_fields
-from store.catalog import check_customer
 
 
 def register(commands: Subcommands) -> None:
@@ -38,11 +31,8 @@ def register(commands: Subcommands) -> None:
     sub.add_parser("list", help="list customers").set_defaults(handler=list_customers)
 
 
-def create_customer(args: argparse.Namespace) -> None:
-    """Check the customer, then start its workflow and wait for ``customer.created``."""
-    from starter import billing_temporal  # Temporal: loaded only by the commands that use it
-
-    settings = get_settings()
+def create_customer(args: argparse.Namespace, settings: Settings) -> None:
+    """Create a customer through its workflow and say which message announced it."""
     customer = CustomerSnapshot(
         customer_id=args.customer_id,
         name=args.name,
@@ -51,15 +41,11 @@ def create_customer(args: argparse.Namespace) -> None:
         currency=args.currency,
         net_terms_days=parse_days(args.net_terms),
     )
-    check_customer(customer)
-    catalog = open_catalog(settings)
-    if catalog.customer_exists(customer.customer_id):
-        raise billing_temporal.customer_exists(customer.customer_id)
-    message_id = billing_temporal.run(
-        settings, catalog, lambda billing: billing.create_customer(customer)
-    )
+    with open_client(settings) as billhook:
+        created = billhook.customers.create(customer)
+    message_id = created.message_id
     print(f"created customer {customer.customer_id}")
-    print(render_fields(_fields(customer)))
+    print(render_fields(_fields(created.customer)))
     print(
         f"customer.created emitted as {message_id}; follow it: billhook message show {message_id}"
     )
@@ -77,21 +63,21 @@ def _fields(customer: CustomerSnapshot) -> list[tuple[str, object]]:
     ]
 
 
-def show_customer(args: argparse.Namespace) -> None:
+def show_customer(args: argparse.Namespace, settings: Settings) -> None:
     """Print a customer's details, then its subscriptions and its invoices."""
-    catalog = open_catalog(get_settings())
-    customer = catalog.get_customer(args.customer_id)
-    print(render_fields(_fields(customer)))
-    subscriptions = catalog.list_subscriptions(customer_id=customer.customer_id)
+    with open_client(settings) as billhook:
+        details = billhook.customers.show(args.customer_id)
+    print(render_fields(_fields(details.customer)))
     print("\nsubscriptions")
-    print(render_subscriptions(subscriptions, plan_names(catalog)))
+    print(render_subscriptions(details.subscriptions))
     print("\ninvoices")
-    print(render_invoices(catalog.list_invoices(customer_id=customer.customer_id)))
+    print(render_invoices(details.invoices))
 
 
-def list_customers(args: argparse.Namespace) -> None:
+def list_customers(args: argparse.Namespace, settings: Settings) -> None:
     """Print every customer, oldest first."""
-    customers = open_catalog(get_settings()).list_customers()
+    with open_client(settings) as billhook:
+        customers = billhook.customers.list()
     rows = [
         (c.customer_id, c.name, c.email, c.timezone, c.currency, c.net_terms_days)
         for c in customers

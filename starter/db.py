@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from config import get_settings
+from config import Settings
 from starter.runtime import Subcommands
 from store import Store
 from store.engine import display_url
@@ -19,9 +19,9 @@ def register(commands: Subcommands) -> None:
     upgrade.set_defaults(handler=upgrade_database)
 
 
-def upgrade_database(args: argparse.Namespace) -> None:
+def upgrade_database(args: argparse.Namespace, settings: Settings) -> None:
     """Migrate the configured database to the newest revision and say which one that is."""
-    url = get_settings().database_url
+    url = settings.database_url
     Store.from_url(url).upgrade()
     # The URL may hold a PostgreSQL password: show it masked.
     print(f"database {display_url(url)} is at the newest schema (revision {head_revision()})")

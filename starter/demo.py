@@ -10,10 +10,10 @@ import argparse
 import asyncio
 from datetime import timedelta
 
-from config import get_settings
+from config import Settings
 from errors import InvalidInput
 from models.periods import period_bounds, validate_period
-from starter.runtime import Subcommands, open_store, utcnow
+from starter.runtime import Subcommands, utcnow
 
 DEFAULT_PERIOD = "PT20S"
 #: The demo waits through three periods: long enough to act in the first, short enough to watch.
@@ -55,11 +55,9 @@ def period_length(period: str) -> timedelta:
     return length
 
 
-def run_demo(args: argparse.Namespace) -> None:
+def run_demo(args: argparse.Namespace, settings: Settings) -> None:
     """Tell the story, printing each event as it arrives, then a summary of them all."""
     from starter import demo_story  # Temporal and svix: loaded only by the commands that use them
 
     length = period_length(args.period)
-    settings = get_settings()
-    store = open_store(settings)
-    asyncio.run(demo_story.tell(settings, store, args.period, length))
+    asyncio.run(demo_story.tell(settings, args.period, length))

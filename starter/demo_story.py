@@ -14,14 +14,17 @@ import contextlib
 import math
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 
 from temporalio.service import RPCError
 
+from client.billhook import BillhookClient
+from client.ids import customer_workflow_id
+from client.inputs import AlertInput, MetricInput, SubscriptionInput
 from config import Settings
-from errors import BillhookError
+from errors import BillhookError, NoWorker
 from models.billing import (
     Aggregation,
     AlertSnapshot,
@@ -32,21 +35,16 @@ from models.billing import (
     PayInput,
     PaymentStatus,
     PlanVersionSnapshot,
-    SubscriptionState,
     SubscriptionStatus,
-    SubscriptionWorkflowInput,
     UsageInput,
 )
 from models.events import EventType
-from models.periods import in_timezone
 from starter.attempt import attempt_result
 from starter.billing import local_time, money
-from starter.billing_temporal import Lifecycle, lifecycle
+from starter.demo_watch import POLL_SECONDS as WATCH_SECONDS
 from starter.demo_watch import DemoReceiver
 from starter.runtime import Progress, utcnow
-from store import Store
-from store.catalog import Catalog, ComponentSpec, PlanVersionSpec
-from workflows.subscription import SubscriptionWorkflow
+from store.catalog import ComponentSpec, PlanVersionSpec
 
 TIMEZONE = "America/New_York"
 #: The subscription runs this many periods: two renewals.
@@ -62,15 +60,16 @@ USAGE_BATCHES = (Decimal(60), Decimal(90))
 POLL_SECONDS = 0.5
 
 
-async def tell(settings: Settings, store: Store, period: str, period_length: timedelta) -> None:
+async def tell(settings: Settings, period: str, period_length: timedelta) -> None:
     """Run the whole story against the configured Temporal and worker, then print a summary."""
-    catalog = Catalog(store.engine)
     progress = Progress()
     customer_id = f"demo-{uuid.uuid4().hex[:6]}"
-    async with lifecycle(settings, catalog) as billing:
+    async with BillhookClient(settings, worker_wait=EVENT_SECONDS) as billhook:
+        store = await billhook.store()
+        await billhook.temporal()  # connected first: when Temporal is down, nothing is created
         with DemoReceiver(store, customer_id, progress) as watch:
             print(f"receiving on {watch.url} (endpoint {watch.endpoint_id}, all event types)")
-            story = Story(billing, store, watch, progress, period, period_length)
+            story = Story(billhook, watch, progress, period, period_length)
             async with watch.watching():
                 try:
                     await story.tell()
@@ -82,21 +81,21 @@ async def tell(settings: Settings, store: Store, period: str, period_length: tim
         print(f"\nendpoint {watch.endpoint_id} is disabled; the demo left nothing running")
 
 
+Check = Callable[[], "bool | Awaitable[bool]"]
+
+
 class Story:
     """The steps of the demo, in order; each waits for what it caused to arrive."""
 
     def __init__(
         self,
-        billing: Lifecycle,
-        store: Store,
+        billhook: BillhookClient,
         watch: DemoReceiver,
         progress: Progress,
         period: str,
         period_length: timedelta,
     ) -> None:
-        self.billing = billing
-        self.catalog = billing.catalog
-        self.store = store
+        self.billhook = billhook
         self.watch = watch
         self.progress = progress
         self.period = period
@@ -106,7 +105,7 @@ class Story:
     async def tell(self) -> None:
         """Every step of the story, in order."""
         await self._create_customer()
-        plan, metric, alert = await asyncio.to_thread(self._create_catalog)
+        plan, metric, alert = await self._create_catalog()
         self.say(
             f"plan {plan.plan_name}: {money(FLAT_FEE, plan.currency)} every {self.period} in "
             f"advance, {money(UNIT_PRICE, plan.currency)} per API call over {FREE_UNITS}; "
@@ -137,21 +136,23 @@ class Story:
         )
         self.say(f"creating customer {customer.customer_id} ({TIMEZONE}, invoices due at issue)")
         try:
-            async with asyncio.timeout(EVENT_SECONDS):
-                message_id = await self.billing.create_customer(customer)
-        except TimeoutError:
+            created = await self.billhook.customers.create(customer)
+        except NoWorker:
             # Nothing would create it now; a worker started later must not either.
-            workflow = self.billing.client.get_workflow_handle(f"customer-{customer.customer_id}")
+            temporal = await self.billhook.temporal()
+            workflow = temporal.get_workflow_handle(customer_workflow_id(customer.customer_id))
             with contextlib.suppress(RPCError):
                 await workflow.terminate(reason="billhook demo: no worker answered")
             raise BillhookError(self._no_worker()) from None
         await self._expect(
-            lambda: self.watch.has(EventType.CUSTOMER_CREATED), self._undelivered(message_id)
+            lambda: self.watch.has(EventType.CUSTOMER_CREATED),
+            lambda: self._undelivered(created.message_id),
         )
 
-    def _create_catalog(self) -> tuple[PlanVersionSnapshot, MetricSnapshot, AlertSnapshot]:
-        now = utcnow()
-        metric = self.catalog.create_metric("API calls", "api_call", Aggregation.COUNT, now)
+    async def _create_catalog(self) -> tuple[PlanVersionSnapshot, MetricSnapshot, AlertSnapshot]:
+        metric = await self.billhook.metrics.create(
+            MetricInput(name="API calls", event_name="api_call", aggregation=Aggregation.COUNT)
+        )
         spec = PlanVersionSpec(
             period=self.period,
             flat_amount=FLAT_FEE,
@@ -162,28 +163,29 @@ class Story:
                 )
             ],
         )
-        plan = self.catalog.create_plan("Demo Pro", spec, now)
-        alert = self.catalog.create_alert(metric.metric_id, plan.version_id, THRESHOLD, now)
-        return self.catalog.get_version(plan.version_id), metric, alert
+        plan = await self.billhook.plans.create("Demo Pro", spec)
+        created = await self.billhook.alerts.create(
+            AlertInput(
+                metric_id=metric.metric_id, plan_version_id=plan.version_id, threshold=THRESHOLD
+            )
+        )
+        assert created.version is not None  # the version it was just created on
+        return created.version, metric, created.alert
 
     async def _subscribe(self, plan: PlanVersionSnapshot) -> None:
-        customer = await asyncio.to_thread(self.catalog.get_customer, self.watch.customer_id)
-        input = SubscriptionWorkflowInput(
-            subscription_id=f"sub_{uuid.uuid4().hex}",
-            customer=customer,
-            plan=plan,
-            anchor=in_timezone(utcnow().replace(microsecond=0), TIMEZONE),
+        created = await self.billhook.subscriptions.create(
+            SubscriptionInput(customer_id=self.watch.customer_id, plan_id=plan.plan_id)
         )
-        self.sub_id = input.subscription_id
-        record = await self.billing.subscribe(input)
+        record = created.state
+        self.sub_id = record.subscription_id
         start, end = (local_time(t, TIMEZONE) for t in (record.period_start, record.period_end))
         self.say(f"subscribed: {self.sub_id}, period 1 of {PERIODS} from {start} to {end}")
 
     async def _first_invoice_past_due(self) -> InvoiceState:
         invoices: list[InvoiceState] = []
 
-        def issued() -> bool:
-            invoices[:] = self.catalog.list_invoices(subscription_id=self.sub_id)
+        async def issued() -> bool:
+            invoices[:] = await self.billhook.invoices.list(subscription_id=self.sub_id)
             return bool(invoices)
 
         await self._expect(issued, "the first invoice was not issued")
@@ -200,7 +202,7 @@ class Story:
             usage = UsageInput(
                 metric_id=metric.metric_id, quantity=quantity, idempotency_key=uuid.uuid4().hex
             )
-            result = await self.billing.record_usage(self.sub_id, usage)
+            result = await self.billhook.usage.record(self.sub_id, usage)
             fired = (
                 f"; alert {', '.join(result.alerts_triggered)}" if result.alerts_triggered else ""
             )
@@ -212,7 +214,7 @@ class Story:
 
     async def _pay(self, invoice: InvoiceState) -> None:
         payment = PayInput(external_payment_obj_id="pay_demo", external_payment_obj_type="demo")
-        await self.billing.pay(invoice.invoice_id, payment)
+        await self.billhook.invoices.pay(invoice.invoice_id, payment)
         self.say(f"paid invoice {invoice.invoice_number}, after it went past due")
         await self._expect(
             lambda: self.watch.has(EventType.INVOICE_PAID, invoice_id=invoice.invoice_id),
@@ -222,7 +224,7 @@ class Story:
     async def _wait_renewals(self) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (PERIODS - 1) * self.period_length.total_seconds() + EVENT_SECONDS
-        while (record := await self._record()).sequence < PERIODS - 1:
+        while (record := await self.billhook.subscriptions.get(self.sub_id)).sequence < PERIODS - 1:
             if loop.time() > deadline:
                 raise BillhookError(f"subscription {self.sub_id} did not renew in time")
             left = math.ceil((record.period_end - utcnow()).total_seconds())
@@ -234,25 +236,22 @@ class Story:
         self.say(f"renewed twice: period {PERIODS} of {PERIODS} runs")
 
     async def _cancel(self) -> None:
-        await self.billing.cancel(self.sub_id, at_period_end=False)
+        await self.billhook.subscriptions.cancel(self.sub_id)
         self.say("cancelled now: a final invoice for the usage so far (none: 0.00, paid at once)")
 
     async def _wait_all_events(self) -> list[InvoiceState]:
         """Wait for the subscription to end and for every event it caused; its invoices."""
-        handle = self.billing.client.get_workflow_handle_for(
-            SubscriptionWorkflow.run, f"subscription-{self.sub_id}"
-        )
         try:
             async with asyncio.timeout(EVENT_SECONDS):
-                final = await handle.result()
+                final = await self.billhook.subscriptions.wait_ended(self.sub_id)
         except TimeoutError:
             raise BillhookError(
                 f"subscription {self.sub_id} did not end within {EVENT_SECONDS:g} s"
             ) from None
         invoices: list[InvoiceState] = []
 
-        def all_issued() -> bool:
-            invoices[:] = self.catalog.list_invoices(subscription_id=self.sub_id)
+        async def all_issued() -> bool:
+            invoices[:] = await self.billhook.invoices.list(subscription_id=self.sub_id)
             return set(final.invoice_ids) <= {i.invoice_id for i in invoices}
 
         await self._expect(all_issued, "the final invoice was not issued")
@@ -269,26 +268,30 @@ class Story:
             key=lambda i: i.invoice_number,
         )
         for invoice in unpaid:
-            await self.billing.void(invoice.invoice_id)
+            await self.billhook.invoices.void(invoice.invoice_id)
         numbers = ", ".join(i.invoice_number for i in unpaid) or "none"
         self.say(f"voided the invoices left unpaid ({numbers}): no workflow waits for payment")
 
     # Helpers -----------------------------------------------------------------------------
-    async def _expect(self, done: Callable[[], bool], failure: str) -> None:
-        if not await self.watch.wait_for(done, EVENT_SECONDS):
-            raise BillhookError(f"{failure} within {EVENT_SECONDS:g} s")
-
-    async def _record(self) -> SubscriptionState:
-        return await asyncio.to_thread(self.catalog.get_subscription, self.sub_id)
+    async def _expect(self, done: Check, failure: str | Callable[[], Awaitable[str]]) -> None:
+        """Wait up to ``EVENT_SECONDS`` for ``done()``, showing events as they arrive."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + EVENT_SECONDS
+        while not await _true(done()):
+            if loop.time() > deadline:
+                why = failure if isinstance(failure, str) else await failure()
+                raise BillhookError(f"{why} within {EVENT_SECONDS:g} s")
+            self.watch.poll()
+            await asyncio.sleep(WATCH_SECONDS)
 
     def _no_worker(self) -> str:
         return (
-            f"no worker answered on task queue {self.billing.task_queue} within "
+            f"no worker answered on task queue {self.billhook.settings.task_queue} within "
             f"{EVENT_SECONDS:g} s; is `make run` up?"
         )
 
-    def _undelivered(self, message_id: str) -> str:
-        attempts = self.store.list_attempts(
+    async def _undelivered(self, message_id: str) -> str:
+        attempts = await self.billhook.attempts.list(
             message_id=message_id, endpoint_id=self.watch.endpoint_id, limit=1
         )
         outcome = attempt_result(attempts[0]) if attempts else "not attempted yet"
@@ -303,10 +306,14 @@ class Story:
         if not self.sub_id:
             return
         with contextlib.suppress(BillhookError, TimeoutError):
-            record = await self._record()
+            record = await self.billhook.subscriptions.get(self.sub_id)
             if record.status is not SubscriptionStatus.ENDED:
                 async with asyncio.timeout(5):
-                    await self.billing.cancel(self.sub_id, at_period_end=False)
+                    await self.billhook.subscriptions.cancel(self.sub_id)
+
+
+async def _true(answer: bool | Awaitable[bool]) -> bool:
+    return answer if isinstance(answer, bool) else await answer
 
 
 def expected_events(invoices: list[InvoiceState]) -> Counter[str]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from config import Settings, get_settings
+from config import Settings
 from errors import BillhookError, StoreNotReady
 from models.search import ALL_KEYS
 from starter import runtime
@@ -57,13 +57,12 @@ def register(commands: Subcommands) -> None:
     command.set_defaults(handler=doctor)
 
 
-def doctor(args: argparse.Namespace) -> None:
+def doctor(args: argparse.Namespace, settings: Settings) -> None:
     """Run every check and print one line each.
 
     Raises:
         BillhookError: some check failed (exit 1); the lines above say which and what to do.
     """
-    settings = get_settings()
     checks = [
         *asyncio.run(temporal_checks(settings)),
         connection_check(settings),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-from config import Settings, get_settings
-from errors import InvalidInput, InvalidUrl
+from client.inputs import EndpointInput, EndpointUpdate
+from config import Settings
+from errors import InvalidInput
 from models.delivery import DisabledReason, EndpointStatus
+from models.urls import mask_credentials as redact_url  # listings never show secrets
 from starter import recover
-from starter.runtime import Subcommands, open_store, utcnow
+from starter.runtime import Subcommands, open_client
 from starter.table import format_time, render, render_fields
 from store.tables import Endpoint
 
@@ -69,57 +70,6 @@ def split_events(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def refuse_credentials(url: str, settings: Settings) -> None:
-    """Refuse ``user:password@`` in an endpoint URL in production, without quoting either.
-
-    Raises:
-        InvalidUrl: the URL carries credentials and ``settings.environment`` is production.
-    """
-    if settings.environment != "production":
-        return
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return  # unparsable: the store refuses it with its own message
-    if parts.username is not None or parts.password is not None:
-        raise InvalidUrl(
-            f"endpoint URL for host {parts.hostname!r} contains credentials (user:password@), "
-            "which production refuses; receivers authenticate requests by their signature"
-        )
-
-
-def refuse_destination(url: str, settings: Settings) -> None:
-    """Refuse a URL whose host is, without any lookup, an address delivery would block.
-
-    Delivery resolves and checks every attempt's host again (a name's addresses can change
-    after the endpoint is created); this refuses up front what can never be delivered.
-
-    Raises:
-        InvalidUrl: the host is a non-global IP literal outside ``BILLHOOK_ALLOWED_NETWORKS``,
-            ``localhost``, or IPv4 written in a non-dotted-decimal form.
-    """
-    from activities.transport import literal_refusal  # httpx: only when an URL is given
-
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return  # unparsable: the store refuses it with its own message
-    if host and (why := literal_refusal(host, settings.allowed_networks)) is not None:
-        raise InvalidUrl(f"endpoint URL refused: {why}")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``: listings never show secrets."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    user, _, host = parts.netloc.rpartition("@")
-    return parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}").geturl()
-
-
 def status_text(endpoint: Endpoint) -> str:
     """``enabled``, or ``disabled (<why>)``."""
     if endpoint.status == EndpointStatus.ENABLED:
@@ -128,15 +78,14 @@ def status_text(endpoint: Endpoint) -> str:
     return f"disabled ({reason})" if reason else "disabled"
 
 
-def create_endpoint(args: argparse.Namespace) -> None:
+def create_endpoint(args: argparse.Namespace, settings: Settings) -> None:
     """Create an endpoint and print its id and whole secret, with how to verify requests."""
-    settings = get_settings()
-    refuse_credentials(args.url, settings)
-    refuse_destination(args.url, settings)
-    store = open_store(settings)
-    endpoint, secret = store.create_endpoint(
-        args.url, split_events(args.events), utcnow(), name=args.name, secret=args.secret
+    request = EndpointInput(
+        url=args.url, event_types=split_events(args.events), name=args.name, secret=args.secret
     )
+    with open_client(settings) as billhook:
+        created = billhook.endpoints.create(request)
+    endpoint, secret = created.endpoint, created.secret
     print(f"created endpoint {endpoint.id} ({endpoint.name})")
     details = [("url", redact_url(endpoint.url)), ("events", endpoint.event_types)]
     print(render_fields([*details, ("secret", secret)]))
@@ -147,9 +96,10 @@ def create_endpoint(args: argparse.Namespace) -> None:
     print(f"Send a sample event: billhook trigger {endpoint.event_types[0]}")
 
 
-def list_endpoints(args: argparse.Namespace) -> None:
+def list_endpoints(args: argparse.Namespace, settings: Settings) -> None:
     """Print every endpoint as a table (never with its secret)."""
-    endpoints = open_store(get_settings()).list_endpoints()
+    with open_client(settings) as billhook:
+        endpoints = billhook.endpoints.list()
     rows = [
         (e.id, e.name, redact_url(e.url), e.event_types, status_text(e), e.created_at)
         for e in endpoints
@@ -157,9 +107,11 @@ def list_endpoints(args: argparse.Namespace) -> None:
     print(render(["id", "name", "url", "events", "status", "created"], rows))
 
 
-def show(args: argparse.Namespace) -> None:
+def show(args: argparse.Namespace, settings: Settings) -> None:
     """Print one endpoint's details (not its secret)."""
-    _print_details(open_store(get_settings()).get_endpoint(args.endpoint_id))
+    with open_client(settings) as billhook:
+        endpoint = billhook.endpoints.get(args.endpoint_id)
+    _print_details(endpoint)
 
 
 def _print_details(endpoint: Endpoint) -> None:
@@ -176,60 +128,57 @@ def _print_details(endpoint: Endpoint) -> None:
     print(render_fields(fields))
 
 
-def update_endpoint(args: argparse.Namespace) -> None:
+def update_endpoint(args: argparse.Namespace, settings: Settings) -> None:
     """Change an endpoint's URL, event types or name; later events follow the change."""
     if args.url is None and args.events is None and args.name is None:
         raise InvalidInput("nothing to update: give --url, --events or --name")
-    settings = get_settings()
-    if args.url is not None:
-        refuse_credentials(args.url, settings)
-        refuse_destination(args.url, settings)
     events = split_events(args.events) if args.events is not None else None
-    endpoint = open_store(settings).update_endpoint(
-        args.endpoint_id, utcnow(), url=args.url, event_types=events, name=args.name
-    )
+    update = EndpointUpdate(url=args.url, event_types=events, name=args.name)
+    with open_client(settings) as billhook:
+        endpoint = billhook.endpoints.update(args.endpoint_id, update)
     print(f"updated endpoint {endpoint.id}; events emitted from now on follow the change")
     _print_details(endpoint)
 
 
-def disable(args: argparse.Namespace) -> None:
+def disable(args: argparse.Namespace, settings: Settings) -> None:
     """Disable an endpoint by hand."""
-    store = open_store(get_settings())
-    endpoint = store.disable_endpoint(args.endpoint_id, DisabledReason.MANUAL, utcnow())
+    with open_client(settings) as billhook:
+        endpoint = billhook.endpoints.disable(args.endpoint_id)
     print(f"disabled endpoint {endpoint.id}: its events are recorded as skipped")
     print(f"enable it with `billhook endpoint enable {endpoint.id}`")
 
 
-def enable(args: argparse.Namespace) -> None:
+def enable(args: argparse.Namespace, settings: Settings) -> None:
     """Enable an endpoint again; what it missed is resent only by ``recover``."""
-    endpoint = open_store(get_settings()).enable_endpoint(args.endpoint_id, utcnow())
+    with open_client(settings) as billhook:
+        endpoint = billhook.endpoints.enable(args.endpoint_id)
     print(f"enabled endpoint {endpoint.id}")
     print(f"to resend what it missed: `billhook endpoint recover {endpoint.id} --since 1d`")
 
 
-def delete(args: argparse.Namespace) -> None:
+def delete(args: argparse.Namespace, settings: Settings) -> None:
     """Delete an endpoint with its secrets and delivery records."""
-    open_store(get_settings()).delete_endpoint(args.endpoint_id)
+    with open_client(settings) as billhook:
+        billhook.endpoints.delete(args.endpoint_id)
     print(f"deleted endpoint {args.endpoint_id}")
 
 
-def rotate_secret(args: argparse.Namespace) -> None:
+def rotate_secret(args: argparse.Namespace, settings: Settings) -> None:
     """Make a new secret current and print it; the previous one stays valid for the grace."""
-    settings = get_settings()
-    now = utcnow()
-    store = open_store(settings)
-    secret = store.rotate_secret(args.endpoint_id, now, settings.secret_grace, secret=args.secret)
-    grace = settings.secret_grace
-    print(f"new signing secret of {args.endpoint_id}: {secret}")
+    with open_client(settings) as billhook:
+        rotated = billhook.endpoints.rotate_secret(args.endpoint_id, secret=args.secret)
+    print(f"new signing secret of {args.endpoint_id}: {rotated.secret}")
     print(
-        f"the previous secret stays valid for {_duration(grace)} (until "
-        f"{format_time(now + grace)} UTC); until then every request carries both signatures"
+        f"the previous secret stays valid for {_duration(rotated.grace)} (until "
+        f"{format_time(rotated.previous_valid_until)} UTC); until then every request carries "
+        "both signatures"
     )
 
 
-def reveal_secret(args: argparse.Namespace) -> None:
+def reveal_secret(args: argparse.Namespace, settings: Settings) -> None:
     """Print an endpoint's current secret alone, so scripts can capture it."""
-    print(open_store(get_settings()).reveal_secret(args.endpoint_id))
+    with open_client(settings) as billhook:
+        print(billhook.endpoints.reveal_secret(args.endpoint_id))
 
 
 def _duration(span: timedelta) -> str:

@@ -12,7 +12,7 @@ from starter.table import render
 def register(commands: Subcommands) -> None:
     """Add ``event-types`` to the command line."""
     command = commands.add_parser("event-types", help="list the event types and when each fires")
-    command.set_defaults(handler=list_event_types)
+    command.set_defaults(handler=list_event_types, standalone=True)
 
 
 def list_event_types(args: argparse.Namespace) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from config import get_settings
+from config import Settings
 from models.billing import InvoiceState, PayInput, PaymentStatus
-from starter.billing import invoice_status, money, number, open_catalog, render_invoices
-from starter.runtime import Subcommands
+from starter.billing import invoice_status, money, number, render_invoices
+from starter.runtime import Subcommands, open_client
 from starter.table import render, render_fields
 from store.validation import check_text
 
@@ -35,10 +35,11 @@ def register(commands: Subcommands) -> None:
     void.set_defaults(handler=void_invoice)
 
 
-def show_invoice(args: argparse.Namespace) -> None:
+def show_invoice(args: argparse.Namespace, settings: Settings) -> None:
     """Print an invoice's state and its lines."""
-    catalog = open_catalog(get_settings())
-    invoice = catalog.get_invoice(args.invoice_id)
+    with open_client(settings) as billhook:
+        details = billhook.invoices.show(args.invoice_id)
+    invoice = details.invoice
     print(render_fields(_fields(invoice)))
     lines = [
         (
@@ -49,7 +50,7 @@ def show_invoice(args: argparse.Namespace) -> None:
             line.start,
             line.end,
         )
-        for line in catalog.invoice_lines(invoice.invoice_id)
+        for line in details.lines
     ]
     print("\nlines")
     print(render(["name", "billing", "quantity", "amount", "from", "to"], lines))
@@ -71,20 +72,18 @@ def _fields(invoice: InvoiceState) -> list[tuple[str, object]]:
     ]
 
 
-def list_invoices(args: argparse.Namespace) -> None:
+def list_invoices(args: argparse.Namespace, settings: Settings) -> None:
     """Print invoices, newest first, filtered by customer, subscription and status."""
     status = PaymentStatus(args.status) if args.status else None
-    invoices = open_catalog(get_settings()).list_invoices(
-        customer_id=args.customer, subscription_id=args.subscription, status=status
-    )
+    with open_client(settings) as billhook:
+        invoices = billhook.invoices.list(
+            customer_id=args.customer, subscription_id=args.subscription, status=status
+        )
     print(render_invoices(invoices))
 
 
-def pay_invoice(args: argparse.Namespace) -> None:
+def pay_invoice(args: argparse.Namespace, settings: Settings) -> None:
     """Pay an unpaid invoice; paying a paid one again changes nothing and succeeds."""
-    from starter import billing_temporal  # Temporal: loaded only by the commands that use it
-
-    settings = get_settings()
     for option, value in (
         ("--external-id", args.external_id),
         ("--external-type", args.external_type),
@@ -92,30 +91,24 @@ def pay_invoice(args: argparse.Namespace) -> None:
     ):
         if value is not None:
             check_text(option, value)
-    catalog = open_catalog(settings)
-    before = catalog.get_invoice(args.invoice_id)  # an unknown id fails before Temporal
     payment = PayInput(
         external_payment_obj_id=args.external_id,
         external_payment_obj_type=args.external_type,
         external_payment_obj_status=args.external_status,
     )
-    paid = billing_temporal.run(
-        settings, catalog, lambda billing: billing.pay(args.invoice_id, payment)
-    )
+    with open_client(settings) as billhook:
+        result = billhook.invoices.pay(args.invoice_id, payment)
+    paid = result.invoice
     amount = money(paid.amount, paid.currency)
-    if before.payment_status is PaymentStatus.PAID:
+    if result.already_paid:
         print(f"invoice {paid.invoice_id} ({amount}) is already paid; nothing changed")
     else:
         print(f"paid invoice {paid.invoice_id} ({amount}); invoice.paid is emitted")
 
 
-def void_invoice(args: argparse.Namespace) -> None:
+def void_invoice(args: argparse.Namespace, settings: Settings) -> None:
     """Void an unpaid invoice through its workflow."""
-    from starter import billing_temporal  # Temporal: loaded only by the commands that use it
-
-    settings = get_settings()
-    catalog = open_catalog(settings)
-    catalog.get_invoice(args.invoice_id)  # an unknown id fails before Temporal is asked
-    voided = billing_temporal.run(settings, catalog, lambda billing: billing.void(args.invoice_id))
+    with open_client(settings) as billhook:
+        voided = billhook.invoices.void(args.invoice_id)
     amount = money(voided.amount, voided.currency)
     print(f"voided invoice {voided.invoice_id} ({amount}); it can no longer be paid")

@@ -51,7 +51,7 @@ def register(commands: Subcommands) -> None:
         metavar="SECONDS",
         help="send Retry-After with the simulated failures",
     )
-    listen.set_defaults(handler=listen_forever)
+    listen.set_defaults(handler=listen_forever, standalone=True)
 
 
 def listen_forever(args: argparse.Namespace) -> None:

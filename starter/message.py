@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 
-from config import get_settings
-from errors import Conflict
+from client.results import DeliveryOutcome
+from config import Settings
 from models.delivery import DeliveryStatus, ManualDeliveryProgress
 from models.events import EventType
 from starter.attempt import attempt_result
-from starter.runtime import Subcommands, open_store, positive_int
+from starter.runtime import Progress, Subcommands, open_client, positive_int
 from starter.table import render, render_fields
-from store import Store
 from store.store import MessageSummary
 
 
@@ -43,11 +41,13 @@ def counts_text(statuses: dict[DeliveryStatus, int]) -> str:
     return ", ".join(parts) or "no endpoint"
 
 
-def list_messages(args: argparse.Namespace) -> None:
+def list_messages(args: argparse.Namespace, settings: Settings) -> None:
     """Print recent messages with their deliveries counted by status."""
-    store = open_store(get_settings())
     status = DeliveryStatus(args.status) if args.status else None
-    summaries = store.list_messages(status=status, event_type=args.event_type, limit=args.limit)
+    with open_client(settings) as billhook:
+        summaries = billhook.messages.list(
+            status=status, event_type=args.event_type, limit=args.limit
+        )
     print(render(["id", "type", "created", "business key", "deliveries"], _rows(summaries)))
 
 
@@ -58,10 +58,11 @@ def _rows(summaries: list[MessageSummary]) -> list[tuple[object, ...]]:
     ]
 
 
-def show_message(args: argparse.Namespace) -> None:
+def show_message(args: argparse.Namespace, settings: Settings) -> None:
     """Print a message's header, its payload pretty-printed, and its deliveries."""
-    store = open_store(get_settings())
-    message = store.get_message(args.message_id)
+    with open_client(settings) as billhook:
+        details = billhook.messages.show(args.message_id)
+    message = details.message
     header = [
         ("message", message.id),
         ("event type", message.event_type),
@@ -71,44 +72,40 @@ def show_message(args: argparse.Namespace) -> None:
     print(render_fields(header))
     print("\npayload:")
     print(json.dumps(message.payload, indent=2, ensure_ascii=False))
-    deliveries = store.deliveries_for_message(message.id)
-    rows = [(d.endpoint_id, d.status, d.attempts, d.next_attempt_at) for d in deliveries]
+    rows = [(d.endpoint_id, d.status, d.attempts, d.next_attempt_at) for d in details.deliveries]
     print("\ndeliveries:")
     print(render(["endpoint", "status", "attempts", "next attempt"], rows))
 
 
-def resend_message(args: argparse.Namespace) -> None:
+def resend_message(args: argparse.Namespace, settings: Settings) -> None:
     """Resend a message to one endpoint, or to every endpoint it has a delivery for."""
-    from starter import manual  # Temporal: loaded only by the commands that use it
+    progress = Progress()
+    started = False
 
-    settings = get_settings()
-    store = open_store(settings)
-    message = store.get_message(args.message_id)
-    if args.endpoint is not None:
-        endpoint_ids = [store.get_endpoint(args.endpoint).id]
-    else:
-        endpoint_ids = [d.endpoint_id for d in store.deliveries_for_message(message.id)]
-    if not endpoint_ids:
-        raise Conflict(
-            f"message {message.id} was delivered to no endpoint (none subscribed to "
-            f"{message.event_type} when it was emitted); resend it with --endpoint ID"
-        )
-    outcomes = asyncio.run(manual.resend(settings, message.id, endpoint_ids))
-    rows = [_outcome_row(store, message.id, eid, progress) for eid, progress in outcomes.items()]
-    print(render(["endpoint", "outcome", "attempt", "response"], rows))
+    def show(state: ManualDeliveryProgress) -> None:
+        nonlocal started
+        if not started:
+            started = True
+            progress.update(f"resending {args.message_id} to {state.total} endpoint(s)...")
+        else:
+            progress.update(f"resent to {state.done} of {state.total} endpoint(s)")
+
+    with open_client(settings) as billhook:
+        outcomes = billhook.messages.resend(args.message_id, args.endpoint, on_progress=show)
+    progress.done()
+    print(render(["endpoint", "outcome", "attempt", "response"], [_row(o) for o in outcomes]))
 
 
-def _outcome_row(
-    store: Store, message_id: str, endpoint_id: str, progress: ManualDeliveryProgress
-) -> tuple[object, ...]:
-    if progress.succeeded:
-        outcome = DeliveryStatus.SUCCEEDED.value
-    elif progress.skipped:
-        outcome = "skipped (endpoint disabled)"
-    else:
-        outcome = DeliveryStatus.FAILED.value
-    attempts = store.list_attempts(message_id=message_id, endpoint_id=endpoint_id, limit=1)
-    latest = attempts[0] if attempts and not progress.skipped else None
+#: How a resend's outcome reads.
+_OUTCOMES = {
+    DeliveryStatus.SUCCEEDED: DeliveryStatus.SUCCEEDED.value,
+    DeliveryStatus.SKIPPED: "skipped (endpoint disabled)",
+}
+
+
+def _row(outcome: DeliveryOutcome) -> tuple[object, ...]:
+    text = _OUTCOMES.get(outcome.status, DeliveryStatus.FAILED.value)
+    latest = outcome.attempt
     if latest is None:
-        return (endpoint_id, outcome, None, None)
-    return (endpoint_id, outcome, latest.attempt, attempt_result(latest))
+        return (outcome.endpoint_id, text, None, None)
+    return (outcome.endpoint_id, text, latest.attempt, attempt_result(latest))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from config import get_settings
+from client.inputs import MetricInput
+from config import Settings
 from errors import InvalidInput
 from models.billing import Aggregation
-from starter.billing import open_catalog
-from starter.runtime import Subcommands, utcnow
+from starter.runtime import Subcommands, open_client
 from starter.table import render, render_fields
 
 
@@ -30,14 +30,19 @@ def register(commands: Subcommands) -> None:
     sub.add_parser("list", help="list metrics").set_defaults(handler=list_metrics)
 
 
-def create_metric(args: argparse.Namespace) -> None:
+def create_metric(args: argparse.Namespace, settings: Settings) -> None:
     """Create a metric and print its id."""
     aggregation = Aggregation(args.aggregation)
     if aggregation is Aggregation.SUM and args.property is None:
         raise InvalidInput("a sum metric adds up a property of its events; give --property")
-    metric = open_catalog(get_settings()).create_metric(
-        args.name, args.event, aggregation, utcnow(), property_name=args.property
+    request = MetricInput(
+        name=args.name,
+        event_name=args.event,
+        aggregation=aggregation,
+        property_name=args.property,
     )
+    with open_client(settings) as billhook:
+        metric = billhook.metrics.create(request)
     print(f"created metric {metric.metric_id}")
     fields = [
         ("name", metric.name),
@@ -49,8 +54,9 @@ def create_metric(args: argparse.Namespace) -> None:
     print(f"bill it in a plan: billhook plan create NAME --usage {metric.metric_id}:UNIT_PRICE")
 
 
-def list_metrics(args: argparse.Namespace) -> None:
+def list_metrics(args: argparse.Namespace, settings: Settings) -> None:
     """Print every metric, oldest first."""
-    metrics = open_catalog(get_settings()).list_metrics()
+    with open_client(settings) as billhook:
+        metrics = billhook.metrics.list()
     rows = [(m.metric_id, m.name, m.event_name, m.aggregation, m.property_name) for m in metrics]
     print(render(["id", "name", "event", "aggregation", "property"], rows))

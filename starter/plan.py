@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 
-from config import get_settings
+from config import Settings
 from errors import InvalidInput
 from models.billing import ChargeTiming, PlanVersionSnapshot
-from starter.billing import money, number, open_catalog, parse_days, parse_decimal
-from starter.runtime import Subcommands, utcnow
+from starter.billing import money, number, parse_days, parse_decimal
+from starter.runtime import Subcommands, open_client
 from starter.table import render, render_fields
 from store.catalog import ComponentSpec, PlanVersionSpec
 
@@ -96,18 +96,20 @@ def _component(text: str) -> ComponentSpec:
     )
 
 
-def create_plan(args: argparse.Namespace) -> None:
+def create_plan(args: argparse.Namespace, settings: Settings) -> None:
     """Create a plan and print its version 1."""
     spec = version_spec(args)
-    version = open_catalog(get_settings()).create_plan(args.name, spec, utcnow())
+    with open_client(settings) as billhook:
+        version = billhook.plans.create(args.name, spec)
     print(f"created plan {version.plan_id} ({version.plan_name}), version 1")
     print_version(version)
 
 
-def new_version(args: argparse.Namespace) -> None:
+def new_version(args: argparse.Namespace, settings: Settings) -> None:
     """Add a version to a plan and print it."""
     spec = version_spec(args)
-    version = open_catalog(get_settings()).new_plan_version(args.plan_id, spec, utcnow())
+    with open_client(settings) as billhook:
+        version = billhook.plans.new_version(args.plan_id, spec)
     print(f"created version {version.version} of plan {version.plan_id} ({version.plan_name})")
     print("running subscriptions move to it when they renew")
     print_version(version)
@@ -140,17 +142,20 @@ def print_version(version: PlanVersionSnapshot) -> None:
     print(render(["alert", "metric", "threshold"], alerts))
 
 
-def show_plan(args: argparse.Namespace) -> None:
+def show_plan(args: argparse.Namespace, settings: Settings) -> None:
     """Print every version of a plan, oldest first."""
-    versions = open_catalog(get_settings()).plan_versions(args.plan_id)
+    with open_client(settings) as billhook:
+        versions = billhook.plans.versions(args.plan_id)
     print(f"plan {args.plan_id} ({versions[-1].plan_name}): {len(versions)} version(s)")
     for version in versions:
         print()
         print_version(version)
 
 
-def list_plans(args: argparse.Namespace) -> None:
+def list_plans(args: argparse.Namespace, settings: Settings) -> None:
     """Print every plan with its newest version's terms."""
+    with open_client(settings) as billhook:
+        versions = billhook.plans.list()
     rows = [
         (
             v.plan_id,
@@ -161,6 +166,6 @@ def list_plans(args: argparse.Namespace) -> None:
             [c.metric.name for c in v.components],
             f"{v.net_terms_days} days",
         )
-        for v in open_catalog(get_settings()).list_plans()
+        for v in versions
     ]
     print(render(["id", "name", "version", "period", "flat", "usage", "net terms"], rows))

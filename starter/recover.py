@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from config import get_settings
+from client.results import RecoverResult
+from config import Settings
 from models.delivery import ManualDeliveryProgress
-from starter.runtime import Subcommands, open_store
+from starter.runtime import Progress, Subcommands, open_client
+from starter.table import format_time
 from starter.times import parse_since
 
 
@@ -28,22 +29,51 @@ def register(sub: Subcommands) -> None:
     recover.set_defaults(handler=recover_endpoint)
 
 
-def recover_endpoint(args: argparse.Namespace) -> None:
+def recover_endpoint(args: argparse.Namespace, settings: Settings) -> None:
     """Enable the endpoint, resend its recoverable messages as one workflow, print a summary."""
-    from starter import manual  # Temporal: loaded only by the commands that use it
+    endpoint_id = args.endpoint_id
+    progress = Progress()
+    enabled = False
 
-    settings = get_settings()
-    store = open_store(settings)
-    store.get_endpoint(args.endpoint_id)  # an unknown id fails before anything changes
-    result = asyncio.run(manual.recover(settings, store, args.endpoint_id, args.since))
-    if result is not None:
-        _print_summary(args.endpoint_id, result)
+    def say_enabled() -> None:
+        nonlocal enabled
+        if not enabled:
+            enabled = True
+            print(f"enabled endpoint {endpoint_id}", flush=True)
+
+    def show(state: ManualDeliveryProgress) -> None:
+        if not enabled:  # the first call: enabled, nothing sent yet
+            say_enabled()
+            progress.update(f"resending {state.total} message(s) to {endpoint_id}...")
+        else:
+            progress.update(progress_text(state))
+
+    with open_client(settings) as billhook:
+        try:
+            result = billhook.endpoints.recover(endpoint_id, args.since, on_progress=show)
+        finally:
+            progress.done()
+    say_enabled()
+    _print_summary(result)
 
 
-def _print_summary(endpoint_id: str, result: ManualDeliveryProgress) -> None:
-    print(
-        f"recovered {endpoint_id}: {result.total} message(s) resent, {result.succeeded} "
-        f"succeeded, {result.failed} failed, {result.skipped} skipped"
+def progress_text(progress: ManualDeliveryProgress) -> str:
+    """``resent 3 of 10: 2 succeeded, 1 failed, 0 skipped``."""
+    return (
+        f"resent {progress.done} of {progress.total}: {progress.succeeded} succeeded, "
+        f"{progress.failed} failed, {progress.skipped} skipped"
     )
-    if result.failed:
+
+
+def _print_summary(result: RecoverResult) -> None:
+    endpoint_id, resent = result.endpoint.id, result.resent
+    if resent is None:
+        since = format_time(result.since)
+        print(f"nothing to resend: no failed or skipped message since {since} UTC")
+        return
+    print(
+        f"recovered {endpoint_id}: {resent.total} message(s) resent, {resent.succeeded} "
+        f"succeeded, {resent.failed} failed, {resent.skipped} skipped"
+    )
+    if resent.failed:
         print(f"see why: `billhook attempt list --endpoint {endpoint_id}`")

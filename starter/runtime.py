@@ -1,17 +1,23 @@
-"""What every command shares: argument types, the clock, the store, progress on stderr."""
+"""What every command shares: argument types, the clock, the client, progress on stderr."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO, TypeAlias
 
+from client.sync import SyncBillhookClient
 from config import Settings
-from store import Store
+from models.clock import utcnow as utcnow  # the commands' clock
 
 #: What each command module's ``register`` receives: the parent's subcommand table.
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+#: A command's handler: its parsed arguments and the settings, read once by ``starter.cli``.
+#: Commands that need no settings (``event-types``, ``listen``, ``codec-key``) set
+#: ``standalone=True`` with their handler, which then takes the arguments alone.
+Handler: TypeAlias = Callable[[argparse.Namespace, Settings], None]
 
 
 #: The most rows a listing prints (``--limit``); databases refuse limits past 64 bits.
@@ -42,20 +48,20 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC: the store refuses naive datetimes."""
-    return datetime.now(UTC)
+@contextmanager
+def open_client(settings: Settings) -> Iterator[SyncBillhookClient]:
+    """The client a command calls: ``with open_client(settings) as billhook: ...``.
 
-
-def open_store(settings: Settings) -> Store:
-    """The configured store, checked to be reachable and migrated.
-
-    Raises:
-        StoreNotReady: the database is unreachable or needs ``billhook db upgrade``.
+    Temporal is connected only by the operations that need it, so ``endpoint list`` and the
+    like never load its client.
     """
-    store = Store.from_url(settings.database_url)
-    store.check_ready()
-    return store
+    global temporal_used
+    billhook = SyncBillhookClient(settings)
+    try:
+        yield billhook
+    finally:
+        temporal_used = temporal_used or billhook.temporal_used
+        billhook.close()
 
 
 #: Whether this process made a Temporal client; see ``starter.cli.main`` for why it matters.

@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from config import get_settings
+from client.inputs import SubscriptionInput
+from client.lifecycle import MAX_START_AHEAD
+from client.results import SubscriptionDetails, SubscriptionView
+from config import Settings
 from errors import InvalidInput
-from models.billing import (
-    PlanVersionSnapshot,
-    SubscriptionState,
-    SubscriptionStatus,
-    SubscriptionWorkflowInput,
-)
-from models.periods import in_timezone, period_bounds, zone
-from starter.billing import (
-    local_time,
-    money,
-    number,
-    open_catalog,
-    plan_names,
-    render_invoices,
-    render_subscriptions,
-)
-from starter.runtime import Subcommands, utcnow
+from models.billing import CancelInput, SubscriptionStatus
+from starter.billing import local_time, money, number, render_invoices, render_subscriptions
+from starter.runtime import Subcommands, open_client, utcnow
 from starter.table import render, render_fields
-from store.catalog import Catalog
-
-SUBSCRIPTION_ID_PREFIX = "sub_"
-#: The latest first period a subscription may start: further ahead is a typo.
-MAX_START_AHEAD = timedelta(days=36525)
 
 
 def register(commands: Subcommands) -> None:
@@ -61,71 +44,47 @@ def register(commands: Subcommands) -> None:
     cancel.set_defaults(handler=cancel_subscription)
 
 
-def parse_start(text: str | None, timezone: str) -> datetime:
-    """``--start`` as an aware time in ``timezone``; now (whole seconds) when not given.
+def parse_start(text: str | None) -> datetime | None:
+    """``--start`` as a time (naive: the customer's clock, which the client applies); None if
+    not given.
 
     Raises:
-        InvalidInput: not an ISO 8601 date or time.
+        InvalidInput: not an ISO 8601 date or time, or more than 100 years ahead.
     """
     if text is None:
-        return in_timezone(utcnow().replace(microsecond=0), timezone)
+        return None
     try:
         moment = datetime.fromisoformat(text.strip())
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zone(timezone))
-        moment = in_timezone(moment, timezone)
+        aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        ahead = aware.astimezone(UTC) - utcnow()
     except (ValueError, OverflowError):  # OverflowError: 0001-01-01 moved to another zone
         raise InvalidInput(
             f"--start {text[:40]!r} is not an ISO 8601 time; give one like 2024-05-01 "
             "or 2024-05-01T09:00:00-04:00"
         ) from None
-    if moment - utcnow() > MAX_START_AHEAD:
+    if ahead > MAX_START_AHEAD:
         raise InvalidInput(
             f"--start {text[:40]!r} is more than 100 years ahead; give a nearer start"
         )
     return moment
 
 
-def create_subscription(args: argparse.Namespace) -> None:
+def create_subscription(args: argparse.Namespace, settings: Settings) -> None:
     """Start a subscription's workflow and print its first period."""
-    from starter import billing_temporal  # Temporal: loaded only by the commands that use it
-
-    settings = get_settings()
-    catalog = open_catalog(settings)
-    customer = catalog.get_customer(args.customer)
-    plan = catalog.latest_version(args.plan)
-    anchor = parse_start(args.start, customer.timezone)
-    _refuse_ended_first_period(anchor, plan)
-    input = SubscriptionWorkflowInput(
-        subscription_id=SUBSCRIPTION_ID_PREFIX + uuid.uuid4().hex,
-        customer=customer,
-        plan=plan,
-        anchor=anchor,
+    request = SubscriptionInput(
+        customer_id=args.customer,
+        plan_id=args.plan,
+        start=parse_start(args.start),
         auto_renew=not args.no_auto_renew,
     )
-    record = billing_temporal.run(settings, catalog, lambda billing: billing.subscribe(input))
-    print(f"created subscription {input.subscription_id}")
-    print(render_fields(_fields(record, plan, customer.timezone)))
+    with open_client(settings) as billhook:
+        created = billhook.subscriptions.create(request)
+    print(f"created subscription {created.state.subscription_id}")
+    print(render_fields(_fields(created)))
 
 
-def _refuse_ended_first_period(anchor: datetime, plan: PlanVersionSnapshot) -> None:
-    """Refuse a start so far back that periods would be billed in a burst, all at once.
-
-    Raises:
-        InvalidInput: the first period ended before now.
-    """
-    _, end, next_start = period_bounds(anchor, plan.period, 0)
-    if next_start <= utcnow():
-        raise InvalidInput(
-            f"a subscription starting {anchor.isoformat()} on a {plan.period} plan would have "
-            f"ended its first period at {end.isoformat(timespec='seconds')}; give a --start "
-            "within the current period or later"
-        )
-
-
-def _fields(
-    state: SubscriptionState, plan: PlanVersionSnapshot, timezone: str
-) -> list[tuple[str, object]]:
+def _fields(view: SubscriptionView) -> list[tuple[str, object]]:
+    state, plan = view.state, view.plan
     return [
         ("id", state.subscription_id),
         ("customer", state.customer_id),
@@ -133,37 +92,30 @@ def _fields(
         ("status", state.status),
         ("auto-renew", "yes" if state.auto_renew else "no"),
         ("period", state.sequence + 1),
-        ("period start", local_time(state.period_start, timezone)),
-        ("period end", local_time(state.period_end, timezone)),
+        ("period start", local_time(state.period_start, view.timezone)),
+        ("period end", local_time(state.period_end, view.timezone)),
     ]
 
 
-def show_subscription(args: argparse.Namespace) -> None:
+def show_subscription(args: argparse.Namespace, settings: Settings) -> None:
     """Print a subscription as its workflow sees it, or its last record once it has closed."""
-    from starter import billing_temporal  # Temporal: loaded only by the commands that use it
-
-    settings = get_settings()
-    catalog = open_catalog(settings)
-    sub_id = args.subscription_id
-    record = catalog.get_subscription(sub_id)  # an unknown id fails before Temporal is asked
-    try:
-        live = billing_temporal.run(
-            settings, catalog, lambda billing: billing.subscription_state(sub_id)
-        )
-        source = "its workflow (live)" if live else "the catalog: its workflow has closed"
-    except billing_temporal.QueryUnanswered as exc:
-        live, source = None, f"the catalog: {exc}"
-    state = live or record
-    plan = catalog.get_version(state.plan_version_id)
-    timezone = catalog.get_customer(state.customer_id).timezone
-    print(render_fields([*_fields(state, plan, timezone), ("source", source)]))
-    if live is not None:
-        _print_usage(live, plan)
+    with open_client(settings) as billhook:
+        details = billhook.subscriptions.show(args.subscription_id)
+    if details.live:
+        source = "its workflow (live)"
+    elif details.unanswered is not None:
+        source = f"the catalog: {details.unanswered}"
+    else:
+        source = "the catalog: its workflow has closed"
+    print(render_fields([*_fields(details), ("source", source)]))
+    if details.live:
+        _print_usage(details)
     print("\ninvoices")
-    print(render_invoices(catalog.list_invoices(subscription_id=sub_id)))
+    print(render_invoices(details.invoices))
 
 
-def _print_usage(state: SubscriptionState, plan: PlanVersionSnapshot) -> None:
+def _print_usage(details: SubscriptionDetails) -> None:
+    state, plan = details.state, details.plan
     usage = [
         (
             c.metric.metric_id,
@@ -189,32 +141,24 @@ def _print_usage(state: SubscriptionState, plan: PlanVersionSnapshot) -> None:
     print(render(["alert", "metric", "threshold", "fired this period"], alerts))
 
 
-def list_subscriptions(args: argparse.Namespace) -> None:
+def list_subscriptions(args: argparse.Namespace, settings: Settings) -> None:
     """Print subscription records, newest first."""
-    catalog = open_catalog(get_settings())
     status = SubscriptionStatus(args.status) if args.status else None
-    subscriptions = catalog.list_subscriptions(customer_id=args.customer, status=status)
-    print(render_subscriptions(subscriptions, plan_names(catalog)))
+    with open_client(settings) as billhook:
+        subscriptions = billhook.subscriptions.list(customer_id=args.customer, status=status)
+    print(render_subscriptions(subscriptions))
 
 
-def cancel_subscription(args: argparse.Namespace) -> None:
+def cancel_subscription(args: argparse.Namespace, settings: Settings) -> None:
     """Cancel a subscription now or at its period's end, through its workflow."""
-    from starter import billing_temporal  # Temporal: loaded only by the commands that use it
-
-    settings = get_settings()
-    catalog = open_catalog(settings)
     sub_id = args.subscription_id
-    record = catalog.get_subscription(sub_id)  # an unknown id fails before Temporal is asked
-    state = billing_temporal.run(
-        settings, catalog, lambda billing: billing.cancel(sub_id, args.at_period_end)
-    )
+    with open_client(settings) as billhook:
+        cancelled = billhook.subscriptions.cancel(
+            sub_id, CancelInput(at_period_end=args.at_period_end)
+        )
     print(f"cancelled subscription {sub_id}; subscription.cancelled is emitted")
     if args.at_period_end:
-        end = local_time(state.period_end, _timezone(catalog, record))
+        end = local_time(cancelled.state.period_end, cancelled.timezone)
         print(f"it stays active until {end}, is invoiced for this period, and does not renew")
     else:
         print("it has ended; its final invoice, for the usage so far, is being issued")
-
-
-def _timezone(catalog: Catalog, record: SubscriptionState) -> str:
-    return catalog.get_customer(record.customer_id).timezone

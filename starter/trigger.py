@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-from datetime import UTC, datetime
-from uuid import uuid4
 
-from config import get_settings
-from models.delivery import DeliveryStatus, DeliveryWorkflowResult, Event
+from client.delivery import TRIGGER_WAIT_SECONDS
+from client.results import DeliveryOutcome, DeliveryProgress, TriggerResult
+from config import Settings
 from models.events import EventType
-from models.samples import sample_payload
 from starter.attempt import attempt_result
-from starter.runtime import Subcommands, open_store, positive_seconds
+from starter.runtime import Progress, Subcommands, open_client, positive_seconds
 from starter.table import render
-from store import Store
-
-#: How long ``trigger`` waits for the deliveries before leaving them to their retries.
-WAIT_SECONDS = 20.0
 
 
 def register(commands: Subcommands) -> None:
@@ -29,42 +22,62 @@ def register(commands: Subcommands) -> None:
     command.add_argument(
         "--wait",
         type=positive_seconds,
-        default=WAIT_SECONDS,
+        default=TRIGGER_WAIT_SECONDS,
         metavar="SECONDS",
-        help=f"how long to wait for the deliveries (default {WAIT_SECONDS:g})",
+        help=f"how long to wait for the deliveries (default {TRIGGER_WAIT_SECONDS:g})",
     )
     command.set_defaults(handler=trigger)
 
 
-def trigger(args: argparse.Namespace) -> None:
+def trigger(args: argparse.Namespace, settings: Settings) -> None:
     """Emit a sample event of the type through the pipeline, then report each endpoint's outcome."""
-    from starter import emit  # Temporal: loaded only by the commands that use it
-
-    settings = get_settings()
-    store = open_store(settings)
     event_type = EventType(args.event_type)
-    input = Event.for_event(
-        event_type, f"sample:{uuid4().hex}", sample_payload(event_type), datetime.now(UTC)
-    )
-    result = asyncio.run(emit.emit_and_wait(settings, store, input, args.wait))
-    if result is not None:
-        _print_result(store, input, result)
+    progress = Progress()
+    emitted = False
+
+    def show(state: DeliveryProgress) -> None:
+        nonlocal emitted
+        if not emitted:  # the first call: the event is durable in Temporal
+            emitted = True
+            print(f"emitted {event_type.value} as {state.message_id}", flush=True)
+        if not state.stored:
+            progress.update("waiting for a worker to pick it up...")
+        else:
+            progress.update(f"delivering to {state.endpoints} endpoint(s): {state.settled} settled")
+
+    with open_client(settings) as billhook:
+        try:
+            result = billhook.events.trigger(event_type, wait=args.wait, on_progress=show)
+        finally:
+            progress.done()  # end the status line before what follows
+    if result.outcomes is None:
+        _print_still_running(result, settings.task_queue)
+    else:
+        _print_outcomes(result, result.outcomes)
 
 
-def _print_result(store: Store, input: Event, result: DeliveryWorkflowResult) -> None:
-    if not result.statuses:
-        event_type = input.event_type.value
+def _print_outcomes(result: TriggerResult, outcomes: list[DeliveryOutcome]) -> None:
+    if not outcomes:
+        event_type = result.event_type.value
         print(f"no endpoint subscribes to {event_type}; add one with")
         print(f"  billhook endpoint create https://example.com/webhooks --events {event_type}")
         return
-    rows = [_row(store, input.message_id, eid, status) for eid, status in result.statuses.items()]
+    rows = [_row(outcome) for outcome in outcomes]
     print(render(["endpoint", "status", "attempts", "last response"], rows))
 
 
-def _row(
-    store: Store, message_id: str, endpoint_id: str, status: DeliveryStatus
-) -> tuple[object, ...]:
-    attempts = store.list_attempts(message_id=message_id, endpoint_id=endpoint_id, limit=1)
-    if not attempts:
-        return (endpoint_id, status, None, None)  # skipped: the endpoint is disabled
-    return (endpoint_id, status, attempts[0].attempt, attempt_result(attempts[0]))
+def _row(outcome: DeliveryOutcome) -> tuple[object, ...]:
+    latest = outcome.attempt
+    if latest is None:
+        return (outcome.endpoint_id, outcome.status, None, None)  # skipped: endpoint disabled
+    return (outcome.endpoint_id, outcome.status, latest.attempt, attempt_result(latest))
+
+
+def _print_still_running(result: TriggerResult, task_queue: str) -> None:
+    message_id = result.message_id
+    if not result.stored:
+        print(f"no worker has picked up {message_id} yet: is `make run` up?")
+        print(f"it is delivered once a worker polls task queue {task_queue!r}")
+        return
+    print(f"{message_id} is still being delivered (failed attempts are retried); follow it with")
+    print(f"  billhook message show {message_id}")

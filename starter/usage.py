@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import uuid
 
-from config import get_settings
-from errors import BillhookError, Conflict, InvalidInput
+from config import Settings
+from errors import BillhookError, Conflict, InvalidInput, NotFound, StoreNotReady
 from models.billing import UsageInput, UsageResult
-from starter.billing import number, open_catalog, parse_decimal
-from starter.runtime import Subcommands
-from store.catalog import check_quantity
-from store.validation import check_name, check_text
+from starter.billing import number, parse_decimal
+from starter.runtime import Subcommands, open_client
 
 
 def register(commands: Subcommands) -> None:
@@ -30,29 +28,18 @@ def register(commands: Subcommands) -> None:
     record.set_defaults(handler=record_usage)
 
 
-def record_usage(args: argparse.Namespace) -> None:
-    """Execute the subscription's ``record_usage`` update and report what it did."""
-    from starter import billing_temporal  # Temporal: loaded only by the commands that use it
-
-    settings = get_settings()
+def record_usage(args: argparse.Namespace, settings: Settings) -> None:
+    """Record the batch through the subscription's workflow and report what it did."""
     quantity = parse_decimal("quantity", args.quantity)
-    check_quantity("quantity", quantity)
-    check_text("metric id", args.metric_id)
-    if args.key is not None:
-        check_name("idempotency key", args.key)
-    catalog = open_catalog(settings)
-    sub_id = args.subscription_id
-    catalog.get_subscription(sub_id)  # an unknown id fails before Temporal is asked
     # A new key unless given: printed with the outcome, and with any error after which the
     # batch may still be recorded, so that a retry with it cannot count twice.
     key = args.key or uuid.uuid4().hex
     usage = UsageInput(metric_id=args.metric_id, quantity=quantity, idempotency_key=key)
     try:
-        result = billing_temporal.run(
-            settings, catalog, lambda billing: billing.record_usage(sub_id, usage)
-        )
-    except (InvalidInput, Conflict):
-        raise  # refused: nothing was recorded
+        with open_client(settings) as billhook:
+            result = billhook.usage.record(args.subscription_id, usage)
+    except (InvalidInput, NotFound, Conflict, StoreNotReady):
+        raise  # refused, or nothing was asked yet: nothing was recorded
     except BillhookError as exc:
         raise BillhookError(f"{exc}; retry with --key {key} so that the batch counts once") from exc
     _print_result(usage, result)

@@ -29,12 +29,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from client.ids import dispatcher_workflow_id, retry_workflow_id
+from client.publisher import Publisher
 from config import Settings
 from errors import NotFound
-from models.delivery import DeliveryStatus, Event, dispatcher_id, retry_workflow_id, shard_of
+from models.delivery import DeliveryStatus, Event, shard_of
 from models.search import ALL_KEYS
 from store import Store
-from temporal_client import Publisher
 from tests.receiver import Receiver, serve
 from worker import build_worker, http_client
 
@@ -213,7 +214,7 @@ def dispatcher_handle(
 ) -> WorkflowHandle[Any, Any]:
     """The dispatcher a message went through."""
     shard = shard_of(message_id, settings.delivery_shards)
-    return client.get_workflow_handle(dispatcher_id(settings.task_queue, shard))
+    return client.get_workflow_handle(dispatcher_workflow_id(settings.task_queue, shard))
 
 
 def retry_handle(client: Client, message_id: str, endpoint_id: str) -> WorkflowHandle[Any, Any]:

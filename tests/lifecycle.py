@@ -13,6 +13,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from client.starts import start_subscription
 from models.billing import (
     Aggregation,
     ChargeTiming,
@@ -25,7 +26,6 @@ from models.billing import (
 from models.periods import in_timezone, zone
 from store import Store
 from store.catalog import Catalog, ComponentSpec, PlanVersionSpec
-from temporal_client import start_subscription
 from workflows.subscription import SubscriptionWorkflow
 
 NEW_YORK = "America/New_York"

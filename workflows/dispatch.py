@@ -11,13 +11,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
+    from client.ids import retry_workflow_id
     from models.delivery import (
         DeliverBatchInput,
         DispatchInput,
         Event,
         PublishInput,
         RetryDeliveryInput,
-        retry_workflow_id,
     )
     from models.search import delivery_attributes
 
@@ -45,7 +45,7 @@ BATCH_RETRY = RetryPolicy(
 class DispatchWorkflow:
     """Id ``dispatch-<task queue>-<shard>``; receives events by signal and never ends.
 
-    Emitters signal-with-start it (``temporal_client.Publisher``), so an event is durable in
+    Emitters signal-with-start it (``client.publisher.Publisher``), so an event is durable in
     its history as soon as the signal is accepted. Events are taken in batches of up to
     ``BATCH_SIZE``, a few batches in flight; a batch activity makes every first attempt, and
     each delivery whose first attempt failed goes on to a ``RetryWorkflow`` of its own. The

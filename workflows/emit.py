@@ -30,7 +30,7 @@ async def emit(
     """Publish an event to its dispatcher; a second emission of the same event is a no-op.
 
     The message id derives from ``event_type`` and ``key``. A local activity signals the
-    event to its ``DispatchWorkflow`` (``temporal_client.Publisher``); when it returns, the
+    event to its ``DispatchWorkflow`` (``client.publisher.Publisher``); when it returns, the
     event is in Temporal's history, so it is durable from here whatever crashes next. A second
     emission (a retried starter, a replayed branch) is dropped by the dispatcher or, later, by
     the store, which keeps the message under its id.

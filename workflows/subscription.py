@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.billing import BillingActivities
     from activities.engine import EngineActivities
+    from client.ids import invoice_workflow_id
     from models.billing import (
         AlertSnapshot,
         CancelInput,
@@ -67,6 +68,7 @@ class SubscriptionWorkflow:
         self.previous_keys = frozenset(input.previous_keys)
         self.fired: list[str] = []
         self.invoice_ids: list[str] = []
+        self.recorded = False  # the store has this run's record (``started`` waits for it)
         # The period's announcement (created or renewed) is fixed before any handler runs: a
         # cancellation that arrives at once is announced by its own event, not folded into it.
         self.announcement = self._subscription_payload(is_new=input.sequence == 0)
@@ -180,6 +182,17 @@ class SubscriptionWorkflow:
             raise ValueError(f"subscription {self.sub_id} is already cancelled")
         self._require_open()
 
+    # Start -------------------------------------------------------------------------------
+    @workflow.update
+    async def started(self) -> SubscriptionState:
+        """The state once the store has this run's record.
+
+        Sent with the start (update-with-start, ``BillhookClient.subscriptions.create``): the
+        caller learns the subscription is recorded from the workflow, not by reading the store.
+        """
+        await workflow.wait_condition(lambda: self.recorded)
+        return self.state()
+
     @workflow.query
     def state(self) -> SubscriptionState:
         """Status, period bounds, usage so far and alerts fired in this period."""
@@ -262,7 +275,7 @@ class SubscriptionWorkflow:
         await workflow.start_child_workflow(
             "InvoiceWorkflow",
             invoice,
-            id=f"invoice-{invoice_id}",
+            id=invoice_workflow_id(invoice_id),
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
 
@@ -306,3 +319,4 @@ class SubscriptionWorkflow:
             ]
         )
         await store_call(BillingActivities.record_subscription, self.state())
+        self.recorded = True

@@ -1,10 +1,11 @@
 """Emission through the real paths: ``billhook`` commands run in-process, retried as a script would.
 
-Each command is parsed by ``starter.cli.build_parser`` and run by its handler, on a thread of its
-own (a handler runs its own event loop), exactly as ``billhook ...`` runs it. A command that fails
-while the server is down or the store is cut is retried; a retry that finds its work done (the
-customer exists, the subscription started) counts as done. What the commands print goes to the
-run's ``commands.log``; the ids of the messages they report emitted are kept for the check.
+Each command is parsed by ``starter.cli.build_parser`` and run by ``starter.cli.dispatch`` on a
+thread of its own (a handler runs its own event loop), exactly as ``billhook ...`` runs it. A
+command that fails while the server is down or the store is cut is retried; a retry that finds
+its work done (the customer exists, the subscription started) counts as done. What the commands
+print goes to the run's ``commands.log``; the ids of the messages they report emitted are kept
+for the check.
 """
 
 from __future__ import annotations
@@ -80,8 +81,7 @@ class Commands:
         while True:
             output = self._capture.capture()
             try:
-                args = cli.build_parser().parse_args(list(argv))
-                args.handler(args)
+                cli.dispatch(cli.build_parser().parse_args(list(argv)))
                 break
             except SystemExit as exc:
                 raise RuntimeError(f"billhook {' '.join(argv)}: usage error {exc.code}") from exc

@@ -45,10 +45,10 @@ from psycopg import sql
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from activities.signing import generate_secret
 from config import Settings
 from models.delivery import AttemptState
 from models.events import EventType
+from models.signing import generate_secret
 from starter.table import render
 from store import Store
 from store.tables import Attempt, Delivery, Invoice, Message, Metric, Plan, Subscription

@@ -36,6 +36,8 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities import faults
+from client.ids import resend_workflow_id
+from client.temporal import run_manual
 from config import Settings
 from models.delivery import (
     AttemptState,
@@ -45,7 +47,6 @@ from models.delivery import (
     ManualDeliveryInput,
 )
 from models.events import EventType
-from starter.manual import run_manual
 from store import Store
 from store.tables import Attempt
 from tests.conftest import dispatcher_handle, emit_events, retry_handle, settled, started
@@ -406,8 +407,8 @@ async def test_a_resend_after_a_crash_takes_the_next_number(
             async with asyncio.timeout(ARRIVAL_TIMEOUT):
                 progress = await run_manual(
                     dev_env.client,
-                    settings,
-                    f"resend-{message_id}-{crash.endpoint_id}",
+                    settings.task_queue,
+                    resend_workflow_id(message_id, crash.endpoint_id),
                     ManualDeliveryInput(endpoint_id=crash.endpoint_id, message_ids=[message_id]),
                 )
         except TimeoutError:

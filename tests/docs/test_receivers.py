@@ -30,10 +30,10 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.signing import generate_secret, secret_key, sign, webhook_headers
 from config import Settings
 from models.delivery import DeliveryStatus, DeliveryWorkflowResult, Event
 from models.events import EventType
+from models.signing import generate_secret, secret_key, sign, webhook_headers
 from store import Store
 from tests.conftest import RunWorker, emit_events, settled
 from tests.receiver import Receiver

@@ -18,6 +18,8 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from client.ids import customer_workflow_id, invoice_workflow_id
+from client.starts import start_customer
 from config import Settings
 from models.billing import (
     CancelInput,
@@ -30,7 +32,6 @@ from models.billing import (
 from models.events import EventType
 from models.periods import in_timezone
 from store import Store
-from temporal_client import start_customer
 from tests.conftest import RunWorker
 from tests.lifecycle import NEW_YORK, billing_setup, subscribe
 from tests.receiver import Received, Receiver
@@ -112,7 +113,7 @@ async def test_a_pt5s_plan_through_two_renewals_delivers_every_event_verified(
         await until(lambda: received().count("subscription.renewed") >= 2, "two renewals")
         first = min(billing.catalog.list_invoices(), key=lambda i: i.issue_date)
         invoice = dev_env.client.get_workflow_handle_for(
-            InvoiceWorkflow.run, f"invoice-{first.invoice_id}"
+            InvoiceWorkflow.run, invoice_workflow_id(first.invoice_id)
         )
         await invoice.execute_update(InvoiceWorkflow.pay, PayInput())
         await until(lambda: "invoice.paid" in received(), "invoice.paid")
@@ -143,9 +144,9 @@ async def test_a_pt5s_plan_through_two_renewals_delivers_every_event_verified(
     )
     assert paid["invoice_id"] == first.invoice_id and paid["payment_status"] == "paid"
     for workflow_id in (
-        f"customer-{customer.customer_id}",
+        customer_workflow_id(customer.customer_id),
         handle.id,
-        f"invoice-{first.invoice_id}",
+        invoice_workflow_id(first.invoice_id),
     ):
         assert workflow_id in listed
     # First attempts go in batches; a delivery that failed is a RetryWorkflow of its own.

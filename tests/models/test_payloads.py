@@ -17,15 +17,8 @@ import pytest
 
 from models.billing import LineItemData, PaymentStatus
 from models.events import EventType
-from models.payloads import (
-    Currency,
-    Customer,
-    Money,
-    invoice_model,
-    invoice_payload,
-    subscription_model,
-    usage_alert_payload,
-)
+from models.payloads import invoice_model, invoice_payload, usage_alert_payload
+from models.shapes import Currency, Customer, Money, Subscription
 from tests.models import fixtures
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -240,16 +233,8 @@ def test_the_check_rejects_a_missing_an_extra_and_a_misplaced_key() -> None:
 
 def test_customer_lists_invoices_without_lines_and_customer() -> None:
     invoice = invoice_model(fixtures.INVOICE, fixtures.invoice_state(PaymentStatus.UNPAID))
-    period = fixtures.PERIOD_0
-    subscription = subscription_model(
-        subscription_id=fixtures.SUBSCRIPTION_ID,
-        customer=fixtures.CUSTOMER,
-        plan=fixtures.PLAN,
-        start=period[0],
-        end=period[1],
-        auto_renew=True,
-        is_new=True,
-    )
+    period = fixtures.subscription(fixtures.PERIOD_0, is_new=True)
+    subscription = Subscription.model_validate(period)
     customer = Customer(
         customer_id="acme-corp",
         email=None,

@@ -24,6 +24,8 @@ import svix.webhooks
 from pydantic import SecretStr
 
 import logs
+from client.ids import customer_workflow_id, invoice_workflow_id
+from client.starts import start_customer
 from codec import new_key
 from config import Settings
 from models.billing import ChargeTiming, CustomerSnapshot, PayInput, UsageInput
@@ -31,7 +33,7 @@ from models.events import EventType
 from models.search import dev_server_args
 from starter.codec_server import make_server
 from store import Store
-from temporal_client import connect, start_customer
+from temporal_client import connect
 from tests.conftest import RunWorker
 from tests.e2e.test_lifecycle import cancel_now
 from tests.lifecycle import NEW_YORK, billing_setup, subscribe
@@ -179,7 +181,7 @@ async def test_no_history_or_log_line_holds_customer_data_or_secrets(
         await until(lambda: "subscription.renewed" in received(), "a renewal")
         invoice = min(billing.catalog.list_invoices(), key=lambda i: i.issue_date)
         await client.get_workflow_handle_for(
-            InvoiceWorkflow.run, f"invoice-{invoice.invoice_id}"
+            InvoiceWorkflow.run, invoice_workflow_id(invoice.invoice_id)
         ).execute_update(InvoiceWorkflow.pay, PayInput())
         await until(lambda: "invoice.paid" in received(), "invoice.paid")
         await cancel_now(handle)
@@ -245,7 +247,7 @@ async def test_no_history_or_log_line_holds_customer_data_or_secrets(
         codec_endpoint = f"http://127.0.0.1:{server.server_address[1]}"
         shown = await asyncio.to_thread(
             temporal,
-            *("workflow", "show", "--workflow-id", f"customer-{customer.customer_id}"),
+            *("workflow", "show", "--workflow-id", customer_workflow_id(customer.customer_id)),
             *("--output", "json", "--codec-endpoint", codec_endpoint),
             address=address,
         )

@@ -16,12 +16,13 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 import config
+from client import temporal as temporal_side
+from client.ids import invoice_workflow_id, subscription_workflow_id
+from client.starts import start_customer
 from config import Settings
 from errors import InvalidInput
 from models.billing import CustomerSnapshot
-from starter import billing_temporal
 from store import Store
-from temporal_client import start_customer
 from tests.conftest import RunWorker
 from tests.starter.conftest import Cli, Result
 from tests.starter.test_billing_catalog import created_id, make_metric, make_plan
@@ -156,7 +157,7 @@ async def test_an_ended_subscription_refuses_usage_and_cancel(
     sub_id = await subscribe(billing_cli, plan_id)
     cancelled = await ok(billing_cli, "subscription", "cancel", sub_id)
     assert "final invoice" in cancelled
-    await closed(ts_env, f"subscription-{sub_id}")
+    await closed(ts_env, subscription_workflow_id(sub_id))
 
     ended = f"error: subscription {sub_id} has ended\n"
     assert await refused(billing_cli, "usage", "record", sub_id, metric_id, "1") == ended
@@ -180,8 +181,8 @@ async def test_a_start_is_read_in_the_customer_timezone(billing_cli: Cli) -> Non
 
 
 async def test_a_closing_period_is_retried_then_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(billing_temporal, "CLOSING_RETRY_SECONDS", 0)
-    billing = billing_temporal.Lifecycle(client=None, catalog=None, task_queue="q")  # type: ignore[arg-type]
+    monkeypatch.setattr(temporal_side, "CLOSING_RETRY_SECONDS", 0)
+    billing = temporal_side.TemporalSide(None, Settings(task_queue="q"), 5.0, "nowhere")  # type: ignore[arg-type]
     closing = ApplicationError(
         "subscription sub_1 is closing period 0; retry shortly", type=PERIOD_CLOSING
     )
@@ -193,13 +194,13 @@ async def test_a_closing_period_is_retried_then_reported(monkeypatch: pytest.Mon
             raise WorkflowUpdateFailedError(closing)
         return "recorded"
 
-    assert await billing._update(closing_twice) == "recorded" and len(calls) == 3
+    assert await billing.update(closing_twice) == "recorded" and len(calls) == 3
 
     async def closing_for_good() -> str:
         raise WorkflowUpdateFailedError(closing)
 
     with pytest.raises(InvalidInput, match="is closing period 0; retry shortly"):
-        await billing._update(closing_for_good)
+        await billing.update(closing_for_good)
 
 
 async def first_invoice(cli: Cli, sub_id: str) -> str:
@@ -220,7 +221,7 @@ async def test_pay_and_void_invoices(
     paid = await first_invoice(billing_cli, await subscribe(billing_cli, plan_id))
 
     assert "voided invoice" in await ok(billing_cli, "invoice", "void", voided)
-    await closed(ts_env, f"invoice-{voided}")
+    await closed(ts_env, invoice_workflow_id(voided))
     assert await refused(billing_cli, "invoice", "pay", voided) == (
         f"error: invoice {voided} is voided; a voided invoice cannot be paid\n"
     )
@@ -228,7 +229,7 @@ async def test_pay_and_void_invoices(
     payment = await ok(billing_cli, "invoice", "pay", paid, "--external-id", "pi_123",
                        "--external-type", "stripe")  # fmt: skip
     assert f"paid invoice {paid} (49.99 USD); invoice.paid is emitted" in payment
-    await closed(ts_env, f"invoice-{paid}")
+    await closed(ts_env, invoice_workflow_id(paid))
     again = await ok(billing_cli, "invoice", "pay", paid)
     assert f"invoice {paid} (49.99 USD) is already paid; nothing changed" in again
     assert await refused(billing_cli, "invoice", "void", paid) == (

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from activities.signing import generate_secret, webhook_headers
 from models.events import EventType, envelope_body
 from models.samples import sample_payload
+from models.signing import generate_secret, webhook_headers
 from starter.receiver import WebhookReceiver
 from tests.starter.conftest import Cli
 

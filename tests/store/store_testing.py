@@ -30,7 +30,7 @@ DURATION_MS = 120
 
 
 def redact(url: str) -> str:
-    """The URL without its userinfo, as ``activities.transport.redact_url`` does."""
+    """The URL without its userinfo, as ``models.urls.redact_url`` does."""
     parts = urlsplit(url)
     return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 

@@ -25,8 +25,7 @@ async def test_an_always_failing_receiver_gets_8_attempts_on_the_schedule(
     receiver: Receiver,
 ) -> None:
     receiver.default = 500
-    schedule = [timedelta(seconds=s) for s in DEFAULT_RETRY_SCHEDULE]
-    spec = settings.model_copy(update={"retry_schedule": schedule})
+    spec = settings.model_copy(update={"retry_schedule": list(DEFAULT_RETRY_SCHEDULE)})
     endpoint, _ = store.create_endpoint(receiver.url, ["invoice.created"], now=datetime.now(UTC))
     event = Event.for_event(
         EventType.INVOICE_CREATED, f"test:{uuid.uuid4().hex}", {"n": 1}, datetime.now(UTC)
@@ -47,10 +46,11 @@ async def test_an_always_failing_receiver_gets_8_attempts_on_the_schedule(
         (later.started_at - earlier.started_at).total_seconds()
         for earlier, later in itertools.pairwise(attempts)
     ]
-    for gap, scheduled in zip(gaps, DEFAULT_RETRY_SCHEDULE, strict=True):
+    scheduled = [delay.total_seconds() for delay in DEFAULT_RETRY_SCHEDULE]
+    for gap, delay in zip(gaps, scheduled, strict=True):
         # ±20% jitter, plus the attempt's own duration and the server's scheduling slack.
-        assert scheduled * 0.8 <= gap <= scheduled * 1.2 + 2, (gaps, DEFAULT_RETRY_SCHEDULE)
-    assert 0.8 * sum(DEFAULT_RETRY_SCHEDULE) <= sum(gaps) <= 1.2 * sum(DEFAULT_RETRY_SCHEDULE) + 16
+        assert delay * 0.8 <= gap <= delay * 1.2 + 2, (gaps, scheduled)
+    assert 0.8 * sum(scheduled) <= sum(gaps) <= 1.2 * sum(scheduled) + 16
     assert attempts[-1].next_retry_at is None
     [delivery] = store.deliveries_for_message(event.message_id)
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 8)

@@ -10,6 +10,7 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from client.ids import invoice_workflow_id
 from config import Settings
 from models.billing import (
     InvoiceState,
@@ -45,7 +46,10 @@ async def issue(
         line_items=[line],
     )
     return await env.client.start_workflow(
-        InvoiceWorkflow.run, input, id=f"invoice-{invoice_id}", task_queue=settings.task_queue
+        InvoiceWorkflow.run,
+        input,
+        id=invoice_workflow_id(invoice_id),
+        task_queue=settings.task_queue,
     )
 
 

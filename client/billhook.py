@@ -1,0 +1,142 @@
+"""``BillhookClient``: the one way an application, the command line or a test drives billhook.
+
+Operations are grouped by what they act on, each a method of one group::
+
+    billhook = await BillhookClient.connect(settings)
+    created = await billhook.customers.create(CustomerSnapshot(customer_id="acme"))
+    await billhook.invoices.pay(invoice_id, PayInput(external_payment_obj_id="pi_123"))
+
+Inputs and results are pydantic models; every refusal and failure is one of billhook's errors
+(``errors``), with a one-line message, never one of Temporal's. Answers come from the workflows
+(their updates, queries and results) and, for records and listings, from the store.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from client.catalog import Alerts, Customers, Metrics, Plans
+from client.core import WORKER_WAIT_SECONDS, Core
+from client.delivery import Attempts, Endpoints, Events, Messages
+from client.lifecycle import Invoices, Subscriptions, Usage
+from config import Settings, get_settings
+from store import Store
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from client.sync import SyncBillhookClient
+
+
+class BillhookClient:
+    """billhook's operations on one store and one Temporal namespace and task queue.
+
+    The store is opened on first use and Temporal connected on the first operation that
+    needs it (``connect`` does both at once), so reading endpoints never loads Temporal.
+
+    Args:
+        settings: where the store and Temporal are, and the task queue; ``BILLHOOK_*`` when
+            None.
+        store: a store to use instead of opening ``settings.database_url``.
+        temporal: a Temporal client to use (with billhook's data converter:
+            ``client.connection.connect``) instead of connecting as ``settings`` say.
+        worker_wait: seconds a request waits for a worker before ``NoWorker``.
+
+    Attributes:
+        customers: create (through ``customer-<id>``), get, show, list.
+        metrics: create, list.
+        plans: create, new_version, latest, versions, list.
+        alerts: create, list.
+        subscriptions: create, get, show, cancel, wait_ended, list.
+        usage: record.
+        invoices: get, show, pay, void, list.
+        endpoints: create, get, update, disable, enable, delete, rotate_secret,
+            reveal_secret, recover, list.
+        messages: get, show, resend, list.
+        attempts: list.
+        events: publish, trigger.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: Store | None = None,
+        temporal: Client | None = None,
+        worker_wait: float = WORKER_WAIT_SECONDS,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self._core = Core(self.settings, store=store, temporal=temporal, worker_wait=worker_wait)
+        self.customers = Customers(self._core)
+        self.metrics = Metrics(self._core)
+        self.plans = Plans(self._core)
+        self.alerts = Alerts(self._core)
+        self.subscriptions = Subscriptions(self._core)
+        self.usage = Usage(self._core)
+        self.invoices = Invoices(self._core)
+        self.endpoints = Endpoints(self._core)
+        self.messages = Messages(self._core)
+        self.attempts = Attempts(self._core)
+        self.events = Events(self._core)
+
+    @classmethod
+    async def connect(
+        cls,
+        settings: Settings | None = None,
+        *,
+        store: Store | None = None,
+        worker_wait: float = WORKER_WAIT_SECONDS,
+    ) -> BillhookClient:
+        """A client with its store checked and Temporal connected.
+
+        Raises:
+            InvalidSettings: a setting or the Temporal client configuration cannot be used.
+            StoreNotReady: the database is unreachable or needs ``billhook db upgrade``.
+            TemporalError: Temporal does not answer.
+        """
+        client = cls(settings, store=store, worker_wait=worker_wait)
+        await client._core.store()
+        await client._core.temporal()
+        return client
+
+    @classmethod
+    def sync(
+        cls,
+        settings: Settings | None = None,
+        *,
+        store: Store | None = None,
+        worker_wait: float = WORKER_WAIT_SECONDS,
+    ) -> SyncBillhookClient:
+        """The same operations as plain blocking calls, on an event loop of their own."""
+        from client.sync import SyncBillhookClient
+
+        return SyncBillhookClient(settings, store=store, worker_wait=worker_wait)
+
+    async def store(self) -> Store:
+        """The store, checked to be reachable and migrated."""
+        return await self._core.store()
+
+    async def temporal(self) -> Client:
+        """The Temporal client, for what billhook has no operation for (connected if need be)."""
+        return (await self._core.temporal()).client
+
+    @property
+    def temporal_used(self) -> bool:
+        """Whether this client connected to Temporal (or tried, or was given a client)."""
+        return self._core.temporal_used
+
+    async def close(self) -> None:
+        """Release the store's connections if this client opened the store."""
+        self._core.close()
+
+    async def __aenter__(self) -> BillhookClient:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -10,17 +10,23 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
+from models.periods import period_bounds
+
 
 class ChargeTiming(StrEnum):
+    """When a flat charge is billed: at the start of its period or at its end."""
+
     IN_ADVANCE = "in_advance"
     IN_ARREARS = "in_arrears"
 
 
 class Aggregation(StrEnum):
+    """How a metric's events add up to usage."""
+
     COUNT = "count"
     SUM = "sum"
 
@@ -37,6 +43,8 @@ class CustomerSnapshot(BaseModel):
 
 
 class MetricSnapshot(BaseModel):
+    """A metric as stored: which events it counts, and how."""
+
     metric_id: str  # metric_<hex>
     name: str
     event_name: str
@@ -45,17 +53,23 @@ class MetricSnapshot(BaseModel):
 
 
 class UsageComponent(BaseModel):
+    """A metric a plan version bills: its unit price and the units free each period."""
+
     metric: MetricSnapshot
     unit_price: Decimal
     free_units: Decimal = Decimal(0)
 
 
 class FlatCharge(BaseModel):
+    """A plan version's flat fee per period, in advance or in arrears."""
+
     amount: Decimal
     timing: ChargeTiming
 
 
 class AlertSnapshot(BaseModel):
+    """A usage alert: fires when a metric's usage in a period reaches ``threshold``."""
+
     alert_id: str  # usg_alert_<hex>
     metric_id: str
     threshold: Decimal
@@ -81,6 +95,8 @@ class PlanVersionSnapshot(BaseModel):
 
 
 class SubscriptionStatus(StrEnum):
+    """A subscription's status, as the store records it."""
+
     ACTIVE = "active"
     CANCELLED = "cancelled"  # cancelled at period end: still active until then
     ENDED = "ended"
@@ -101,7 +117,8 @@ class SubscriptionWorkflowInput(BaseModel):
     auto_renew: bool = True
     #: Idempotency keys of the previous period's usage, so a retry across a renewal is ignored.
     previous_keys: list[str] = Field(default_factory=list)
-    #: The ended period's invoice, issued by the next run (see ``SubscriptionWorkflow.run``).
+    #: The ended period's invoice, issued by the next run: only runs that continued as new
+    #: before ``workflows.versions.CLOSE_ISSUES_INVOICE`` carry one (``SubscriptionWorkflow``).
     closing_lines: list[LineItemData] = Field(default_factory=list)
     closing_plan: PlanVersionSnapshot | None = None
 
@@ -139,6 +156,8 @@ class InvoiceWorkflowInput(BaseModel):
 
 
 class PaymentStatus(StrEnum):
+    """An invoice's payment status."""
+
     UNPAID = "unpaid"
     PAID = "paid"
     VOIDED = "voided"
@@ -171,23 +190,33 @@ class UsageInput(BaseModel):
 
 
 class UsageResult(BaseModel):
+    """The answer to a batch of usage: counted or not, the usage since, alerts fired."""
+
     accepted: bool  # False when the idempotency key was seen before
     usage: Decimal  # the metric's usage in the current period after this batch
     alerts_triggered: list[str] = Field(default_factory=list)
 
 
 class CancelInput(BaseModel):
+    """A cancellation: with immediate effect, or at the end of the current period."""
+
     at_period_end: bool = False
 
 
 class PayInput(BaseModel):
+    """A payment of an invoice, with the payment provider's references."""
+
     external_payment_obj_id: str | None = None
     external_payment_obj_type: str | None = None
     external_payment_obj_status: str | None = None
 
 
 class SubscriptionState(BaseModel):
-    """The query result of a subscription workflow."""
+    """A subscription's record: what the store keeps, callers read and its workflow returns.
+
+    The workflow's ``state`` query answers the whole ``SubscriptionWorkflowState``, of which
+    these are the first fields.
+    """
 
     subscription_id: str
     customer_id: str
@@ -203,18 +232,116 @@ class SubscriptionState(BaseModel):
     invoice_ids: list[str] = Field(default_factory=list)
 
 
+class SubscriptionWorkflowState(SubscriptionState):
+    """A subscription workflow's whole state, as its ``state`` query returns it.
+
+    The ``SubscriptionState`` fields are the record that the store keeps and callers read
+    (``record``); the rest is what the run bills its period and renews with. Built from the
+    run's input (``opening``) and turned into the next period's input (``renewal``) here
+    only, so no field is copied by hand anywhere else.
+    """
+
+    customer: CustomerSnapshot
+    plan: PlanVersionSnapshot
+    #: The calendar: periods are counted from ``anchor`` (see ``SubscriptionWorkflowInput``).
+    anchor: datetime
+    period_index: int = 0
+    next_start: datetime  # the first microsecond of the next period
+    #: Idempotency keys of this period's usage, and of the previous period's.
+    keys: set[str] = Field(default_factory=set)
+    previous_keys: set[str] = Field(default_factory=set)
+    cancelled_now: bool = False  # cancelled with immediate effect: the run ends as it wakes
+    closing: bool = False  # the period ended: its invoice is being computed
+    recorded: bool = False  # the store has this run's record
+
+    @classmethod
+    def opening(cls, input: SubscriptionWorkflowInput) -> Self:
+        """The state of the period ``input`` starts, in the customer's timezone."""
+        # The anchor came through JSON with a fixed offset: periods follow the customer's zone.
+        start, end, next_start = period_bounds(
+            input.anchor, input.plan.period, input.period_index, timezone=input.customer.timezone
+        )
+        return cls(
+            subscription_id=input.subscription_id,
+            customer_id=input.customer.customer_id,
+            plan_id=input.plan.plan_id,
+            plan_version_id=input.plan.version_id,
+            status=SubscriptionStatus.ACTIVE,
+            auto_renew=input.auto_renew,
+            sequence=input.sequence,
+            period_start=start,
+            period_end=end,
+            customer=input.customer,
+            plan=input.plan,
+            anchor=input.anchor,
+            period_index=input.period_index,
+            next_start=next_start,
+            previous_keys=set(input.previous_keys),
+        )
+
+    def record(self) -> SubscriptionState:
+        """The fields the store records and the workflow's result carries."""
+        return SubscriptionState.model_validate(
+            {name: getattr(self, name) for name in SubscriptionState.model_fields}
+        )
+
+    def seen(self, idempotency_key: str) -> bool:
+        """Whether usage under this key was counted, in this period or the previous one."""
+        return idempotency_key in self.keys or idempotency_key in self.previous_keys
+
+    def calendar_of(self, plan: PlanVersionSnapshot) -> tuple[datetime, int]:
+        """The anchor and period index of the next period, when it runs on ``plan``."""
+        # A new billing period length restarts the calendar from the next period's start.
+        if plan.period == self.plan.period:
+            return self.anchor, self.period_index + 1
+        return self.next_start, 0
+
+    def renewal(
+        self,
+        plan: PlanVersionSnapshot,
+        closing_lines: list[LineItemData] | None = None,
+    ) -> SubscriptionWorkflowInput:
+        """The input of the next period's run, on ``plan``.
+
+        Args:
+            plan: the plan version the next period runs on.
+            closing_lines: the ended period's invoice for the next run to issue; only the
+                legacy path (before ``CLOSE_ISSUES_INVOICE``) passes them.
+        """
+        anchor, index = self.calendar_of(plan)
+        return SubscriptionWorkflowInput(
+            subscription_id=self.subscription_id,
+            customer=self.customer,
+            plan=plan,
+            anchor=anchor,
+            period_index=index,
+            sequence=self.sequence + 1,
+            auto_renew=self.auto_renew,
+            previous_keys=sorted(self.keys),
+            closing_lines=closing_lines or [],
+            closing_plan=self.plan if closing_lines is not None else None,
+        )
+
+
 class CustomerWorkflowInput(BaseModel):
+    """The customer a ``CustomerWorkflow`` stores and announces."""
+
     customer: CustomerSnapshot
 
 
 class IssueInvoiceInput(BaseModel):
+    """An invoice to store, with its issue and due dates."""
+
     invoice: InvoiceWorkflowInput
     issue_date: datetime
     due_date: datetime
 
 
 class PlanRef(BaseModel):
+    """A plan, by id."""
+
     plan_id: str
 
 
 SubscriptionWorkflowInput.model_rebuild()
+SubscriptionWorkflowState.model_rebuild()

@@ -6,6 +6,12 @@ of activities (``store_call``): fewer history events and server round trips per 
 that started before 0.2 has neither in its history, so ``workflow.patched`` answers False
 while it replays and for the rest of that run, which goes on the 0.1 way; its next run
 (continue-as-new) and every new workflow take the 0.2 paths.
+
+billhook 0.3 issues a period's invoice from the run that closes the period, before it
+continues as new (``CLOSE_ISSUES_INVOICE``); a run that reached its period's end before 0.3
+handed the invoice to its next run instead (``SubscriptionWorkflowInput.closing_lines``), and
+replays that way. The next run still issues lines it is handed, so a run continued as new by
+0.2 bills its ended period either way.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from temporalio import workflow
 from workflows.policies import STORE_RETRY, STORE_TIMEOUT
 
 RELEASE_0_2 = "billhook-0.2"
+#: The run that closes a period issues its invoice (0.3); before, its next run did.
+CLOSE_ISSUES_INVOICE = "billhook-0.3-close-issues-invoice"
 
 R = TypeVar("R")
 
@@ -25,6 +33,15 @@ R = TypeVar("R")
 def batched() -> bool:
     """Whether this run takes billhook 0.2's paths (always, but when replaying a 0.1 run)."""
     return workflow.patched(RELEASE_0_2)
+
+
+def close_issues_invoice() -> bool:
+    """Whether the run closing a period issues its invoice (0.3), not the next run.
+
+    Only on the 0.2 paths: invoices started by a local activity outlive the run that starts
+    them with no child to wait for, so the run can start one just before it continues as new.
+    """
+    return batched() and workflow.patched(CLOSE_ISSUES_INVOICE)
 
 
 async def store_call(activity: Callable[..., R], arg: Any) -> R:

@@ -17,6 +17,8 @@ RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.jso
 def test_histories_are_recorded() -> None:
     current = {
         "subscription-first-period",
+        # 0.3: the run closing a period issues its invoice, then continues as new.
+        "subscription-closing-run-issues-invoice",
         "invoice-past-due-then-paid",
         "dispatch-first-attempt-then-retries",
         "retry-two-failures-then-success",
@@ -26,6 +28,8 @@ def test_histories_are_recorded() -> None:
         "v0.1-subscription-first-period",
         "v0.1-invoice-past-due-then-paid",
         "v0.1-delivery-two-failures-then-success",
+        # Recorded by billhook 0.2: a renewal handing its invoice to the next run.
+        "v0.2-subscription-next-run-issues-invoice",
     }
     assert current | legacy <= RECORDED.keys()
 

@@ -17,10 +17,8 @@ import compileall
 import contextlib
 import logging
 import signal
-import socket
-import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -40,8 +38,8 @@ from activities.metrics import DeliveryMetrics, prometheus_config
 from client.publisher import Publisher
 from client.starts import start_invoice
 from config import Settings, get_settings
+from dev_server import dev_server
 from errors import BillhookError, StoreUnreachable
-from models.search import dev_server_args
 from store import Store
 from store.catalog import Catalog
 from temporal_client import connect, resolve_connection
@@ -79,6 +77,7 @@ PASSTHROUGH = (
     "zoneinfo",
     # The workflows' shared helpers (constants and functions, no state); each workflow's own
     # module is still imported afresh for each of its runs.
+    "workflows.attempt",
     "workflows.emit",
     "workflows.policies",
     "workflows.versions",
@@ -315,51 +314,6 @@ def _log_stopped(waited: float, grace: float) -> None:
             "Temporal retries them",
             grace,
         )
-
-
-def _port_open(address: str) -> bool:
-    host, _, port = address.rpartition(":")
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host or "localhost", int(port))) == 0
-
-
-@contextlib.contextmanager
-def dev_server(settings: Settings) -> Iterator[None]:
-    """Run ``temporal server start-dev`` for as long as the block lasts (or reuse one running)."""
-    if _port_open(settings.temporal_address):
-        log.info("Temporal already listens on %s: using it", settings.temporal_address)
-        yield
-        return
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    port = settings.temporal_address.rpartition(":")[2]
-    command = [
-        settings.temporal_cli_path(),
-        *("server", "start-dev", "--port", port, "--ui-port", "8233"),
-        *("--db-filename", str(settings.data_dir / "temporal.db"), "--log-level", "error"),
-        *("--namespace", settings.temporal_namespace, *dev_server_args()),
-    ]
-    server = subprocess.Popen(command, start_new_session=True)
-    try:
-        _wait_for(settings.temporal_address, server)
-        yield
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
-def _wait_for(address: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    print(f"starting Temporal dev server on {address} ...", flush=True)
-    while not _port_open(address):
-        if server.poll() is not None:
-            raise SystemExit(f"error: temporal server start-dev exited with {server.returncode}")
-        if time.monotonic() > deadline:
-            raise SystemExit(f"error: Temporal did not listen on {address} within 60 s")
-        time.sleep(0.3)
 
 
 async def _serve(settings: Settings) -> None:

@@ -34,7 +34,7 @@ class EngineActivities:
         """Signal-with-start the events' dispatchers; done once Temporal holds the events.
 
         Concurrent emissions of the worker's workflows are coalesced into one signal per
-        dispatcher (``temporal_client.Publisher``).
+        dispatcher (``client.publisher.Publisher``).
         """
         await self._publish(input.events)
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from client.catalog import Alerts, Customers, Metrics, Plans
 from client.core import WORKER_WAIT_SECONDS, Core
-from client.delivery import Attempts, Endpoints, Events, Messages
+from client.delivery import Attempts, Events, Messages
+from client.endpoints import Endpoints
 from client.lifecycle import Invoices, Subscriptions, Usage
 from config import Settings, get_settings
 from store import Store

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar,
 from client.billhook import BillhookClient
 from client.catalog import Alerts, Customers, Metrics, Plans
 from client.core import WORKER_WAIT_SECONDS
-from client.delivery import Attempts, Endpoints, Events, Messages
+from client.delivery import Attempts, Events, Messages
+from client.endpoints import Endpoints
 from client.lifecycle import Invoices, Subscriptions, Usage
 from config import Settings
 from store import Store

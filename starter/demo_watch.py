@@ -17,9 +17,9 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
-from activities.signing import generate_secret
 from models.delivery import DisabledReason
 from models.events import EventType
+from models.signing import generate_secret
 from starter.billing import money, number
 from starter.receiver import ReceivedEvent, WebhookReceiver
 from starter.runtime import Progress, utcnow

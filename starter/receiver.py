@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from svix.webhooks import Webhook, WebhookVerificationError
 
-from store.secrets import validate_secret
+from models.signing import validate_secret
 
 NO_CONTENT = 204
 BAD_REQUEST = 400

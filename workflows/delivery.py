@@ -12,21 +12,19 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
     from models.delivery import (
-        DeliverInput,
         DeliveryStatus,
         DeliveryWorkflowInput,
         DeliveryWorkflowResult,
-        FailDeliveryInput,
         PlanDeliveriesInput,
     )
     from models.search import EVENT_TYPE, business_attributes
 
-from workflows.policies import ATTEMPT_TIMEOUT, HEARTBEAT_TIMEOUT, STORE_RETRY, STORE_TIMEOUT
+from workflows.attempt import deliver_or_fail
+from workflows.policies import STORE_RETRY, STORE_TIMEOUT
 
 
 def attempt_retry_policy(max_attempts: int) -> RetryPolicy:
@@ -66,31 +64,8 @@ class DeliveryWorkflow:
         )
         policy = attempt_retry_policy(plan.max_attempts)
         outcomes = await asyncio.gather(
-            *(self._deliver(input.message_id, eid, policy) for eid in plan.endpoint_ids)
+            *(deliver_or_fail(input.message_id, eid, policy) for eid in plan.endpoint_ids)
         )
         statuses = dict(zip(plan.endpoint_ids, outcomes, strict=True))
         statuses.update({eid: DeliveryStatus.SKIPPED for eid in plan.skipped_endpoint_ids})
         return DeliveryWorkflowResult(statuses=statuses)
-
-    async def _deliver(
-        self, message_id: str, endpoint_id: str, policy: RetryPolicy
-    ) -> DeliveryStatus:
-        try:
-            result = await workflow.execute_activity_method(
-                DeliveryActivities.deliver_message,
-                DeliverInput(message_id=message_id, endpoint_id=endpoint_id),
-                start_to_close_timeout=ATTEMPT_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=policy,
-            )
-            return result.status
-        except ActivityError:
-            # Temporal gave up (schedule exhausted, or attempts that died without recording):
-            # the store must still say the delivery failed.
-            await workflow.execute_activity_method(
-                DeliveryActivities.fail_delivery,
-                FailDeliveryInput(message_id=message_id, endpoint_id=endpoint_id),
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY,
-            )
-            return DeliveryStatus.FAILED

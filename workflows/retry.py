@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.delivery import DeliveryActivities
-    from models.delivery import (
-        DeliverInput,
-        DeliveryStatus,
-        FailDeliveryInput,
-        RetryDeliveryInput,
-    )
+    from models.delivery import DeliveryStatus, RetryDeliveryInput
 
-from workflows.policies import (
-    ATTEMPT_RETRY,
-    ATTEMPT_TIMEOUT,
-    HEARTBEAT_TIMEOUT,
-    STORE_RETRY,
-    STORE_TIMEOUT,
-)
+from workflows.attempt import deliver_or_fail
+from workflows.policies import ATTEMPT_RETRY
 
 
 @workflow.defn
@@ -39,21 +27,4 @@ class RetryWorkflow:
         wait = input.not_before - workflow.now()
         if wait.total_seconds() > 0:
             await workflow.sleep(wait)
-        try:
-            result = await workflow.execute_activity_method(
-                DeliveryActivities.deliver_message,
-                DeliverInput(message_id=input.message_id, endpoint_id=input.endpoint_id),
-                start_to_close_timeout=ATTEMPT_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=ATTEMPT_RETRY,
-            )
-            return result.status
-        except ActivityError:
-            # A non-retryable failure (the message or endpoint was deleted): say it failed.
-            await workflow.execute_activity_method(
-                DeliveryActivities.fail_delivery,
-                FailDeliveryInput(message_id=input.message_id, endpoint_id=input.endpoint_id),
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY,
-            )
-            return DeliveryStatus.FAILED
+        return await deliver_or_fail(input.message_id, input.endpoint_id, ATTEMPT_RETRY)

@@ -507,6 +507,7 @@ async def main_async(args: argparse.Namespace) -> int:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
             )
+    if not found.problems:  # a failed run keeps Temporal's file, to read its histories
         for leftover in directory.glob("temporal.db*"):
             leftover.unlink(missing_ok=True)
     table = run.table(found)

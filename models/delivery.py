@@ -12,17 +12,23 @@ from models.events import EventType, business_key, message_id
 
 
 class EndpointStatus(StrEnum):
+    """Whether an endpoint receives deliveries."""
+
     ENABLED = "enabled"
     DISABLED = "disabled"
 
 
 class DisabledReason(StrEnum):
+    """Why an endpoint was disabled."""
+
     MANUAL = "manual"  # by hand: `billhook endpoint disable`
     FAILING = "failing"  # no success for 5 days since its first failure
     GONE = "gone"  # the receiver answered 410 Gone
 
 
 class DeliveryStatus(StrEnum):
+    """Where one message's delivery to one endpoint stands."""
+
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -30,6 +36,8 @@ class DeliveryStatus(StrEnum):
 
 
 class AttemptTrigger(StrEnum):
+    """What made an attempt: the retry schedule, or a person (resend, recover)."""
+
     SCHEDULED = "scheduled"
     MANUAL = "manual"
 
@@ -43,6 +51,8 @@ class AttemptState(StrEnum):
 
 
 class ErrorKind(StrEnum):
+    """Why an attempt failed, when it did not get a 2xx."""
+
     TIMEOUT = "timeout"
     CONNECT = "connect"
     DNS = "dns"
@@ -139,6 +149,8 @@ class DeliverBatchResult(BaseModel):
 
 
 class PlanDeliveriesInput(BaseModel):
+    """A message to plan deliveries for (0.1 histories: one ``DeliveryWorkflow`` per event)."""
+
     message_id: str
     event_type: EventType
     business_key: str
@@ -171,6 +183,8 @@ class DeliverResult(BaseModel):
 
 
 class FailDeliveryInput(BaseModel):
+    """A delivery to mark failed once Temporal gave up on it."""
+
     message_id: str
     endpoint_id: str
 

@@ -16,6 +16,7 @@ import asyncio
 import compileall
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -353,6 +354,11 @@ def main(argv: list[str] | None = None) -> None:
     except BillhookError as exc:  # bad settings, a store not ready: one line, exit 1
         raise SystemExit(f"error: {' '.join(str(exc).split())}") from None
     log.info("stopped")
+    # Everything is finished and recorded; the Temporal runtime's threads may still crash the
+    # interpreter's teardown (temporalio/sdk-python#300), which would turn a clean stop into a
+    # non-zero exit that a supervisor reads as a crash. End without it, as the command line does.
+    logging.shutdown()
+    os._exit(0)
 
 
 if __name__ == "__main__":

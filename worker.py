@@ -35,12 +35,14 @@ import logs
 from activities.billing import BillingActivities
 from activities.delivery import DeliveryActivities
 from activities.engine import EngineActivities
+from activities.lifecycle import LifecycleActivities
 from activities.metrics import DeliveryMetrics, prometheus_config
 from client.publisher import Publisher
 from client.starts import start_invoice
 from config import Settings, get_settings
 from dev_server import dev_server
 from errors import BillhookError, StoreUnreachable
+from models.billing import InvoiceWorkflowInput
 from store import Store
 from store.catalog import Catalog
 from temporal_client import connect, resolve_connection
@@ -96,10 +98,14 @@ WORKFLOWS = [
 
 
 def activities_of(
-    delivery: DeliveryActivities, billing: BillingActivities, engine: EngineActivities
+    delivery: DeliveryActivities,
+    billing: BillingActivities,
+    engine: EngineActivities,
+    lifecycle: LifecycleActivities,
 ) -> list[Callable[..., Any]]:
     """Every activity the worker runs, bound to their resources."""
     return [
+        lifecycle.commit_step,
         engine.publish_events,
         engine.start_invoice,
         delivery.deliver_batch,
@@ -129,14 +135,18 @@ def build_worker(
     """
     delivery = DeliveryActivities(http, store, settings, delivery_metrics(client, settings))
     publisher = Publisher(client, settings.task_queue, settings.delivery_shards)
-    engine = EngineActivities(
-        publisher.publish, lambda invoice: start_invoice(client, settings.task_queue, invoice)
-    )
+
+    async def start(invoice: InvoiceWorkflowInput) -> None:
+        await start_invoice(client, settings.task_queue, invoice)
+
+    engine = EngineActivities(publisher.publish, start)
+    catalog = Catalog(store.engine)
+    lifecycle = LifecycleActivities(catalog, publisher.publish, start)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[*WORKFLOWS, *extra_workflows],
-        activities=activities_of(delivery, BillingActivities(Catalog(store.engine)), engine),
+        activities=activities_of(delivery, BillingActivities(catalog), engine, lifecycle),
         activity_executor=executor,
         max_cached_workflows=settings.workflow_cache,
         workflow_runner=workflow_runner(settings),

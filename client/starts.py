@@ -9,7 +9,11 @@ from __future__ import annotations
 import logging
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from client.ids import customer_workflow_id, invoice_workflow_id, subscription_workflow_id
@@ -21,7 +25,7 @@ from models.billing import (
     SubscriptionWorkflowInput,
 )
 from models.delivery import SearchKeys
-from models.search import typed_attributes
+from models.search import BILLING_STATUS, typed_attributes
 from workflows.customer import CustomerWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.subscription import SubscriptionWorkflow
@@ -85,7 +89,16 @@ async def start_subscription(
 
 
 async def start_invoice(client: Client, task_queue: str, input: InvoiceWorkflowInput) -> None:
-    """Start an invoice's workflow, id ``invoice-<invoice id>``; a second start does nothing."""
+    """Start an invoice's workflow, id ``invoice-<invoice id>``; a second start does nothing.
+
+    An invoice issued already (``input.issued``) starts with its ``BillingStatus`` too, so its
+    workflow has nothing to set before it sleeps until the due date.
+    """
+    status = (
+        [SearchAttributePair(BILLING_STATUS, input.issued.payment_status.value)]
+        if input.issued
+        else []
+    )
     try:
         await client.start_workflow(
             InvoiceWorkflow.run,
@@ -98,7 +111,8 @@ async def start_invoice(client: Client, task_queue: str, input: InvoiceWorkflowI
                     customer_id=input.customer.customer_id,
                     subscription_id=input.subscription_id,
                     invoice_id=input.invoice_id,
-                )
+                ),
+                *status,
             ),
         )
     except WorkflowAlreadyStartedError:

@@ -7,13 +7,14 @@ currency's minor unit only when serializing (``models.payloads``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
+from models.delivery import Event
 from models.periods import period_bounds
 
 
@@ -121,6 +122,10 @@ class SubscriptionWorkflowInput(BaseModel):
     #: before ``workflows.versions.CLOSE_ISSUES_INVOICE`` carry one (``SubscriptionWorkflow``).
     closing_lines: list[LineItemData] = Field(default_factory=list)
     closing_plan: PlanVersionSnapshot | None = None
+    #: The run that closed the previous period already recorded this one and announced it
+    #: (``subscription.renewed``), in the step that billed the previous period (billhook 0.4):
+    #: this run only sleeps until its period ends.
+    opened: bool = False
 
 
 class LineItemData(BaseModel):
@@ -143,6 +148,10 @@ class InvoiceWorkflowInput(BaseModel):
     customer: CustomerSnapshot
     plan: PlanVersionSnapshot
     line_items: list[LineItemData]
+    #: The invoice as stored, when it was issued and announced before its workflow started
+    #: (billhook 0.4: by the subscription step that billed it, ``LifecycleStep``); None when the
+    #: workflow issues it itself (invoices started before 0.4, or directly).
+    issued: InvoiceState | None = None
 
     @property
     def amount(self) -> Decimal:
@@ -300,6 +309,8 @@ class SubscriptionWorkflowState(SubscriptionState):
         self,
         plan: PlanVersionSnapshot,
         closing_lines: list[LineItemData] | None = None,
+        *,
+        opened: bool = False,
     ) -> SubscriptionWorkflowInput:
         """The input of the next period's run, on ``plan``.
 
@@ -307,6 +318,7 @@ class SubscriptionWorkflowState(SubscriptionState):
             plan: the plan version the next period runs on.
             closing_lines: the ended period's invoice for the next run to issue; only the
                 legacy path (before ``CLOSE_ISSUES_INVOICE``) passes them.
+            opened: this run recorded and announced the next period itself (billhook 0.4).
         """
         anchor, index = self.calendar_of(plan)
         return SubscriptionWorkflowInput(
@@ -320,6 +332,7 @@ class SubscriptionWorkflowState(SubscriptionState):
             previous_keys=sorted(self.keys),
             closing_lines=closing_lines or [],
             closing_plan=self.plan if closing_lines is not None else None,
+            opened=opened,
         )
 
 
@@ -337,6 +350,33 @@ class IssueInvoiceInput(BaseModel):
     due_date: datetime
 
 
+class LifecycleStep(BaseModel):
+    """One step of a subscription's lifecycle, made by one local activity (billhook 0.4).
+
+    What the step's record, invoice and events are is decided by the workflow; the activity
+    (``activities.lifecycle``) stores the record and the invoice in one transaction, starts the
+    invoice's workflow and emits the events and the invoice's ``invoice.created`` together.
+    Retried, it changes nothing twice: the invoice id is fixed, the record's period guards it,
+    and events are identified by their message ids.
+    """
+
+    #: The workflow's time of the step: the invoice's issue date and the events' ``created_at``.
+    at: datetime
+    #: The subscription's record after the step (None: unchanged).
+    record: SubscriptionState | None = None
+    #: The invoice the step issues, if any.
+    invoice: InvoiceWorkflowInput | None = None
+    #: Events of the step other than the invoice's (created, renewed, cancelled).
+    events: list[Event] = Field(default_factory=list)
+
+    def issue(self) -> IssueInvoiceInput | None:
+        """The invoice to store: issued at the step, due after its net terms."""
+        if self.invoice is None:
+            return None
+        due = self.at + timedelta(days=self.invoice.net_terms_days)
+        return IssueInvoiceInput(invoice=self.invoice, issue_date=self.at, due_date=due)
+
+
 class PlanRef(BaseModel):
     """A plan, by id."""
 
@@ -345,3 +385,5 @@ class PlanRef(BaseModel):
 
 SubscriptionWorkflowInput.model_rebuild()
 SubscriptionWorkflowState.model_rebuild()
+InvoiceWorkflowInput.model_rebuild()
+LifecycleStep.model_rebuild()

@@ -22,6 +22,8 @@ from models.billing import (
     MetricSnapshot,
     PlanVersionSnapshot,
 )
+from models.delivery import Event, SearchKeys
+from models.events import EventType
 from models.money import currency_object
 from models.periods import in_timezone
 from models.shapes import (
@@ -170,6 +172,19 @@ def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice
 def invoice_payload(invoice: InvoiceWorkflowInput, state: InvoiceState) -> dict[str, Any]:
     """The Invoice payload of ``invoice`` in ``state``; errors are those of ``invoice_model``."""
     return invoice_model(invoice, state).model_dump(mode="json")
+
+
+def invoice_event(
+    event_type: EventType, invoice: InvoiceWorkflowInput, state: InvoiceState, at: datetime
+) -> Event:
+    """An invoice's event (created, past due, paid) in ``state``, keyed by the invoice id."""
+    search = SearchKeys(
+        customer_id=invoice.customer.customer_id,
+        subscription_id=invoice.subscription_id,
+        invoice_id=invoice.invoice_id,
+    )
+    payload = invoice_payload(invoice, state)
+    return Event.for_event(event_type, invoice.invoice_id, payload, at, search)
 
 
 def _metric(metric: MetricSnapshot) -> Metric:

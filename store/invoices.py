@@ -5,6 +5,7 @@ The records that listings read and payments update; the invoice's workflow owns 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP
 from typing import Any
@@ -13,7 +14,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from errors import InvalidInput
-from models.billing import InvoiceState, InvoiceWorkflowInput, LineItemData, PaymentStatus
+from models.billing import (
+    InvoiceState,
+    InvoiceWorkflowInput,
+    IssueInvoiceInput,
+    LineItemData,
+    PaymentStatus,
+)
 from store.checks import check_aware, check_decimal
 from store.persist import (
     Repository,
@@ -57,20 +64,35 @@ class Invoices(Repository):
             InvalidInput: a negative or too large amount, a date without a timezone, or a due
                 date before the issue date; nothing was written.
         """
-        row = _invoice_row(invoice, issue_date, due_date)
-        with self._session() as session:
-            stored = session.get(Invoice, invoice.invoice_id)
-        if stored is not None:
-            return _state(stored)
+        return self._issue_with(
+            IssueInvoiceInput(invoice=invoice, issue_date=issue_date, due_date=due_date)
+        )
+
+    def _issue_with(
+        self,
+        issue: IssueInvoiceInput,
+        also: Callable[[Session], None] = lambda session: None,
+    ) -> InvoiceState:
+        """Issue ``issue``'s invoice, running ``also`` in the same transaction.
+
+        When the invoice is stored already (a retry of a call that committed), nothing is
+        written, ``also`` included: it was committed with the invoice.
+        """
+        invoice = issue.invoice
+        row = _invoice_row(invoice, issue.issue_date, issue.due_date)
         try:
             with self._session() as session:
-                row["invoice_number"] = _next_invoice_number(session, issue_date)
+                if session.get(Invoice, invoice.invoice_id) is not None:
+                    raise _AlreadyIssued
+                also(session)
+                row["invoice_number"] = _next_invoice_number(session, issue.issue_date)
                 if not insert_ignore(session, Invoice, [row], key_only=True):
                     # Rolling back returns the number just taken, so the day's sequence has no gap.
                     raise _AlreadyIssued
+                # Read back as stored (the amount's scale, the dates' zone), like get_invoice.
+                return _state(get_or_not_found(session, Invoice, invoice.invoice_id, "invoice"))
         except _AlreadyIssued:
-            pass
-        return self.get_invoice(invoice.invoice_id)
+            return self.get_invoice(invoice.invoice_id)
 
     def update_invoice(self, state: InvoiceState, now: datetime) -> None:
         """Record an invoice's payment status, past-due flag and external payment fields.

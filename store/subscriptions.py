@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from models.billing import SubscriptionState, SubscriptionStatus
 from store.checks import check_aware
@@ -40,22 +40,8 @@ class Subscriptions(Repository):
         Raises:
             InvalidInput: a period bound without a timezone; nothing was written.
         """
-        check_aware("period start", state.period_start)
-        check_aware("period end", state.period_end)
-        row = {name: getattr(state, name) for name in _SUBSCRIPTION_FIELDS}
-        row.update(id=state.subscription_id, created_at=now, updated_at=now)
         with self._session() as session:
-            insert = insert_statement(session, Subscription).values(row)
-            changes = {
-                name: insert.excluded[name] for name in (*_SUBSCRIPTION_FIELDS, "updated_at")
-            }
-            session.exec(
-                insert.on_conflict_do_update(
-                    index_elements=["id"],
-                    set_=changes,
-                    where=col(Subscription.sequence) <= insert.excluded.sequence,
-                )
-            )
+            record_in(session, state, now)
 
     def get_subscription(self, subscription_id: str) -> SubscriptionState:
         """The record of subscription ``subscription_id``.
@@ -77,6 +63,23 @@ class Subscriptions(Repository):
         query = where_equal(query, Subscription, customer_id=customer_id, status=status)
         with self._session() as session:
             return [_state(row) for row in session.exec(query).all()]
+
+
+def record_in(session: Session, state: SubscriptionState, now: datetime) -> None:
+    """``Subscriptions.record_subscription`` in the transaction ``session``."""
+    check_aware("period start", state.period_start)
+    check_aware("period end", state.period_end)
+    row = {name: getattr(state, name) for name in _SUBSCRIPTION_FIELDS}
+    row.update(id=state.subscription_id, created_at=now, updated_at=now)
+    insert = insert_statement(session, Subscription).values(row)
+    changes = {name: insert.excluded[name] for name in (*_SUBSCRIPTION_FIELDS, "updated_at")}
+    session.exec(
+        insert.on_conflict_do_update(
+            index_elements=["id"],
+            set_=changes,
+            where=col(Subscription.sequence) <= insert.excluded.sequence,
+        )
+    )
 
 
 def _state(row: Subscription) -> SubscriptionState:

@@ -45,16 +45,22 @@ async def emit(
         The message id.
     """
     event = Event.for_event(event_type, key, payload, workflow.now(), search)
+    await emit_events([event])
+    return event.message_id
+
+
+async def emit_events(events: list[Event]) -> None:
+    """Publish events built already (``Event.for_event``), as ``emit`` does."""
     if not batched():
-        await _start_legacy_delivery(event)
-        return event.message_id
+        for event in events:
+            await _start_legacy_delivery(event)
+        return
     await workflow.execute_local_activity_method(
         EngineActivities.publish_events,
-        PublishInput(events=[event]),
+        PublishInput(events=events),
         start_to_close_timeout=PUBLISH_TIMEOUT,
         retry_policy=PUBLISH_RETRY,
     )
-    return event.message_id
 
 
 async def _start_legacy_delivery(event: Event) -> None:

@@ -15,12 +15,11 @@ with workflow.unsafe.imports_passed_through():
         PayInput,
         PaymentStatus,
     )
-    from models.delivery import SearchKeys
     from models.events import EventType
-    from models.payloads import invoice_payload
+    from models.payloads import invoice_event
     from models.search import BILLING_STATUS, CUSTOMER_ID, INVOICE_ID, SUBSCRIPTION_ID
 
-from workflows.emit import emit
+from workflows.emit import emit_events
 from workflows.versions import store_call
 
 
@@ -40,6 +39,20 @@ class InvoiceWorkflow:
 
     @workflow.run
     async def run(self, input: InvoiceWorkflowInput) -> InvoiceState:
+        if input.issued is not None:
+            # Issued, announced and given its attributes by the step that billed it (0.4).
+            self.state = input.issued
+        else:
+            await self._issue(input)
+        if not await self._settled_before_due():
+            await self._mark_past_due()
+        await workflow.wait_condition(self._settled)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._issued()
+
+    async def _issue(self, input: InvoiceWorkflowInput) -> None:
+        """Store the invoice (its number) and emit ``invoice.created``: an invoice started
+        without ``issued`` (before 0.4, or directly) issues itself."""
         workflow.upsert_search_attributes(
             [
                 CUSTOMER_ID.value_set(input.customer.customer_id),
@@ -55,11 +68,6 @@ class InvoiceWorkflow:
         )
         self._show_status()
         await self._emit(EventType.INVOICE_CREATED)
-        if not await self._settled_before_due():
-            await self._mark_past_due()
-        await workflow.wait_condition(self._settled)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.state
 
     @workflow.update
     async def pay(self, input: PayInput) -> InvoiceState:
@@ -136,10 +144,4 @@ class InvoiceWorkflow:
         workflow.upsert_search_attributes([BILLING_STATUS.value_set(status)])
 
     async def _emit(self, event_type: EventType) -> None:
-        search = SearchKeys(
-            customer_id=self.input.customer.customer_id,
-            subscription_id=self.input.subscription_id,
-            invoice_id=self.input.invoice_id,
-        )
-        payload = invoice_payload(self.input, self._issued())
-        await emit(event_type, self.input.invoice_id, payload, search)
+        await emit_events([invoice_event(event_type, self.input, self._issued(), workflow.now())])

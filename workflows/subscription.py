@@ -13,12 +13,14 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.billing import BillingActivities
     from activities.engine import EngineActivities
+    from activities.lifecycle import LifecycleActivities
     from client.ids import invoice_workflow_id
     from models.billing import (
         AlertSnapshot,
         CancelInput,
         ChargeTiming,
         InvoiceWorkflowInput,
+        LifecycleStep,
         LineItemData,
         PlanRef,
         PlanVersionSnapshot,
@@ -29,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         UsageInput,
         UsageResult,
     )
-    from models.delivery import SearchKeys
+    from models.delivery import Event, SearchKeys
     from models.events import EventType
     from models.invoicing import Bounds, flat_charge, flat_line, period_end_lines, usage_lines
     from models.payloads import subscription_payload, usage_alert_payload
@@ -38,7 +40,13 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.emit import emit
 from workflows.policies import STORE_RETRY, STORE_TIMEOUT
-from workflows.versions import batched, close_issues_invoice, store_call
+from workflows.versions import (
+    batched,
+    cancel_after_start,
+    close_issues_invoice,
+    one_step,
+    store_call,
+)
 
 #: The error type of the one refusal a caller should simply retry (see ``_require_open``).
 PERIOD_CLOSING = "PeriodClosing"
@@ -67,12 +75,20 @@ class SubscriptionWorkflow:
         self.sub = SubscriptionWorkflowState.opening(input)
         # The period's announcement (created or renewed) is fixed before any handler runs: a
         # cancellation that arrives at once is announced by its own event, not folded into it.
-        self.announcement = self._subscription_payload(is_new=input.sequence == 0)
+        # A run opened by its predecessor was announced by it.
+        self.announcement = {} if input.opened else _payload(self.sub, is_new=input.sequence == 0)
 
     @workflow.run
     async def run(self, input: SubscriptionWorkflowInput) -> SubscriptionState:
-        await self._show()
-        await self._open(input)
+        if input.opened:
+            self.sub.recorded = True  # recorded and announced by the run that renewed into it
+        else:
+            self._show_attributes()
+            if one_step():
+                await self._start()
+            else:
+                await self._record()
+                await self._open(input)
         remaining = self.sub.next_start - workflow.now()
         if remaining > timedelta(0):
             with contextlib.suppress(TimeoutError):
@@ -80,19 +96,73 @@ class SubscriptionWorkflow:
         self.sub.closing = True
         bounds = (self.sub.period_start, self.sub.period_end)
         if self.sub.cancelled_now:
-            await self._invoice(usage_lines(self.sub.plan, self.sub.usage, bounds))
-            return await self._finish()
+            return await self._end(usage_lines(self.sub.plan, self.sub.usage, bounds))
         renewal = await self._renewal() if self.sub.auto_renew else None
         lines = period_end_lines(self.sub.plan, self.sub.usage, bounds, renewal)
         if renewal is None:
-            await self._invoice(lines)
-            return await self._finish()
+            return await self._end(lines)
+        if one_step():
+            next_run = self.sub.renewal(renewal[0], opened=True)
+            await self._renew(next_run, lines)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(next_run)
         handed: list[LineItemData] | None = lines
         if close_issues_invoice():
             await self._invoice(lines)
             handed = None
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(self.sub.renewal(renewal[0], closing_lines=handed))
+
+    # Steps (billhook 0.4: each one local activity) --------------------------------------
+    async def _start(self) -> None:
+        """The first period: recorded, its in-advance charge invoiced, ``subscription.created``."""
+        lines = []
+        if charge := flat_charge(self.sub.plan, ChargeTiming.IN_ADVANCE):
+            lines.append(
+                flat_line(self.sub.plan, charge, (self.sub.period_start, self.sub.period_end))
+            )
+        created = self._event(EventType.SUBSCRIPTION_CREATED, self.sub_id, self.announcement)
+        await self._step(self.sub.record(), lines=lines, events=[created])
+
+    async def _renew(self, next_run: SubscriptionWorkflowInput, lines: list[LineItemData]) -> None:
+        """The ended period invoiced; the next one recorded and announced for ``next_run``."""
+        opened = SubscriptionWorkflowState.opening(next_run)
+        key = f"{self.sub_id}:period:{next_run.sequence}"
+        renewed = self._event(EventType.SUBSCRIPTION_RENEWED, key, _payload(opened, is_new=False))
+        await self._step(opened.record(), lines=lines, events=[renewed])
+
+    async def _end(self, lines: list[LineItemData]) -> SubscriptionState:
+        """The last period invoiced and the subscription ended (cancelled now, or not renewed)."""
+        if not one_step():
+            await self._invoice(lines)
+            return await self._finish()
+        self.sub.status = SubscriptionStatus.ENDED
+        self._show_attributes()
+        await self._step(self.sub.record(), lines=lines)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.sub.record()
+
+    async def _step(
+        self,
+        record: SubscriptionState,
+        *,
+        lines: list[LineItemData] | None = None,
+        events: list[Event] | None = None,
+    ) -> None:
+        """Make one lifecycle step: store ``record``, issue ``lines``' invoice, emit ``events``."""
+        step = LifecycleStep(
+            at=workflow.now(),
+            record=record,
+            invoice=self._new_invoice(lines) if lines else None,
+            events=events or [],
+        )
+        await workflow.execute_local_activity_method(
+            LifecycleActivities.commit_step,
+            step,
+            start_to_close_timeout=STORE_TIMEOUT,
+            retry_policy=STORE_RETRY,
+        )
+        self.sub.recorded = True
 
     async def _open(self, input: SubscriptionWorkflowInput) -> None:
         """Announce the period: its in-advance charge when it is the first, else the renewal."""
@@ -154,6 +224,10 @@ class SubscriptionWorkflow:
     @workflow.update
     async def cancel(self, input: CancelInput) -> SubscriptionWorkflowState:
         """Cancel now (final invoice for usage so far) or at the end of the current period."""
+        if not self.sub.recorded and cancel_after_start():
+            # A cancellation that arrives with the start waits for it: the start's record and
+            # ``subscription.created`` come first, the cancellation's after them.
+            await workflow.wait_condition(lambda: self.sub.recorded)
         self.sub.auto_renew = False
         if input.at_period_end:
             self.sub.status = SubscriptionStatus.CANCELLED
@@ -162,8 +236,13 @@ class SubscriptionWorkflow:
             self.sub.cancelled_now = True
             self.sub.status = SubscriptionStatus.ENDED
             self.sub.period_end = workflow.now()
-        payload = self._subscription_payload(is_new=False)
-        await self._show()
+        payload = _payload(self.sub, is_new=False)
+        self._show_attributes()
+        if one_step():
+            cancelled = self._event(EventType.SUBSCRIPTION_CANCELLED, self.sub_id, payload)
+            await self._step(self.sub.record(), events=[cancelled])
+            return self.state()
+        await self._record()
         await emit(EventType.SUBSCRIPTION_CANCELLED, self.sub_id, payload, self._search())
         return self.state()
 
@@ -213,7 +292,8 @@ class SubscriptionWorkflow:
 
     async def _finish(self) -> SubscriptionState:
         self.sub.status = SubscriptionStatus.ENDED
-        await self._show()
+        self._show_attributes()
+        await self._record()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.sub.record()
 
@@ -222,15 +302,7 @@ class SubscriptionWorkflow:
     ) -> None:
         if not lines:
             return
-        invoice_id = f"invoice_{workflow.uuid4().hex}"
-        self.sub.invoice_ids.append(invoice_id)
-        invoice = InvoiceWorkflowInput(
-            invoice_id=invoice_id,
-            subscription_id=self.sub_id,
-            customer=self.sub.customer,
-            plan=plan or self.sub.plan,
-            line_items=lines,
-        )
+        invoice = self._new_invoice(lines, plan)
         if batched():
             # Started by the worker's client, not as a child: the invoice outlives this run
             # either way, and a start from a local activity costs the history no events.
@@ -246,27 +318,30 @@ class SubscriptionWorkflow:
         await workflow.start_child_workflow(
             "InvoiceWorkflow",
             invoice,
-            id=invoice_workflow_id(invoice_id),
+            id=invoice_workflow_id(invoice.invoice_id),
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
         )
 
-    # Events and visibility ---------------------------------------------------------------
-    def _subscription_payload(self, *, is_new: bool) -> dict[str, Any]:
-        return subscription_payload(
+    def _new_invoice(
+        self, lines: list[LineItemData], plan: PlanVersionSnapshot | None = None
+    ) -> InvoiceWorkflowInput:
+        """An invoice of ``lines`` (on this period's plan unless given), under a new id."""
+        invoice_id = f"invoice_{workflow.uuid4().hex}"
+        self.sub.invoice_ids.append(invoice_id)
+        return InvoiceWorkflowInput(
+            invoice_id=invoice_id,
             subscription_id=self.sub_id,
             customer=self.sub.customer,
-            plan=self.sub.plan,
-            start=self.sub.period_start,
-            end=self.sub.period_end,
-            auto_renew=self.sub.auto_renew,
-            is_new=is_new,
+            plan=plan or self.sub.plan,
+            line_items=lines,
         )
 
+    # Events and visibility ---------------------------------------------------------------
     async def _emit_alert(self, alert: AlertSnapshot, usage: Decimal) -> None:
         component = self.sub.plan.component(alert.metric_id)
         assert component is not None  # alerts are only defined on billed metrics
         payload = usage_alert_payload(
-            subscription=self._subscription_payload(is_new=self.sub.sequence == 0),
+            subscription=_payload(self.sub, is_new=self.sub.sequence == 0),
             plan=self.sub.plan,
             alert=alert,
             metric=component.metric,
@@ -280,8 +355,11 @@ class SubscriptionWorkflow:
     def _search(self) -> SearchKeys:
         return SearchKeys(customer_id=self.sub.customer_id, subscription_id=self.sub_id)
 
-    async def _show(self) -> None:
-        """Keep the Web UI's attributes and the store's listing current."""
+    def _event(self, event_type: EventType, key: str, payload: dict[str, Any]) -> Event:
+        return Event.for_event(event_type, key, payload, workflow.now(), self._search())
+
+    def _show_attributes(self) -> None:
+        """Keep the Web UI's attributes current (a renewed run keeps its predecessor's)."""
         workflow.upsert_search_attributes(
             [
                 CUSTOMER_ID.value_set(self.sub.customer_id),
@@ -289,5 +367,21 @@ class SubscriptionWorkflow:
                 BILLING_STATUS.value_set(self.sub.status.value),
             ]
         )
+
+    async def _record(self) -> None:
+        """Keep the store's listing current (before 0.4; since, each step records itself)."""
         await store_call(BillingActivities.record_subscription, self.sub.record())
         self.sub.recorded = True
+
+
+def _payload(sub: SubscriptionWorkflowState, *, is_new: bool) -> dict[str, Any]:
+    """The subscription's payload for the period ``sub`` is in."""
+    return subscription_payload(
+        subscription_id=sub.subscription_id,
+        customer=sub.customer,
+        plan=sub.plan,
+        start=sub.period_start,
+        end=sub.period_end,
+        auto_renew=sub.auto_renew,
+        is_new=is_new,
+    )

@@ -12,6 +12,11 @@ continues as new (``CLOSE_ISSUES_INVOICE``); a run that reached its period's end
 handed the invoice to its next run instead (``SubscriptionWorkflowInput.closing_lines``), and
 replays that way. The next run still issues lines it is handed, so a run continued as new by
 0.2 bills its ended period either way.
+
+billhook 0.4 makes each step of a subscription (start, renewal, cancellation, end) one local
+activity (``ONE_STEP``): the record, the invoice and the events in one call, the next period
+recorded and announced by the run that closes the previous one, and invoices started already
+issued. A run that reached a step before 0.4 replays it the 0.3 way.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ from workflows.policies import STORE_RETRY, STORE_TIMEOUT
 RELEASE_0_2 = "billhook-0.2"
 #: The run that closes a period issues its invoice (0.3); before, its next run did.
 CLOSE_ISSUES_INVOICE = "billhook-0.3-close-issues-invoice"
+
+#: Each lifecycle step is one local activity, renewals included (0.4).
+ONE_STEP = "billhook-0.4-one-step"
+#: A cancellation that arrives before the start is recorded waits for it (0.4).
+CANCEL_AFTER_START = "billhook-0.4-cancel-after-start"
 
 R = TypeVar("R")
 
@@ -42,6 +52,21 @@ def close_issues_invoice() -> bool:
     them with no child to wait for, so the run can start one just before it continues as new.
     """
     return batched() and workflow.patched(CLOSE_ISSUES_INVOICE)
+
+
+def one_step() -> bool:
+    """Whether this run makes each lifecycle step in one local activity (0.4).
+
+    First asked as a run starts, where a 0.3 run asked nothing: a 0.3 run replays with False
+    here and goes on the 0.3 way (``close_issues_invoice``, asked at its period's end).
+    """
+    return batched() and workflow.patched(ONE_STEP)
+
+
+def cancel_after_start() -> bool:
+    """Whether a cancellation waits for the start's step (0.4). Asked only while the start is
+    not recorded, so a run that never meets that case records no marker for it."""
+    return workflow.patched(CANCEL_AFTER_START)
 
 
 async def store_call(activity: Callable[..., R], arg: Any) -> R:

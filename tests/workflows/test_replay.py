@@ -16,9 +16,11 @@ RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.jso
 
 def test_histories_are_recorded() -> None:
     current = {
-        "subscription-first-period",
-        # 0.3: the run closing a period issues its invoice, then continues as new.
-        "subscription-closing-run-issues-invoice",
+        # 0.4: each step of a subscription one local activity; a renewal records and announces
+        # the next period, issues the ended one's invoice, then continues as new.
+        "subscription-renewal-in-one-step",
+        "subscription-final-period",
+        "invoice-issued-by-its-step-then-paid",
         "invoice-past-due-then-paid",
         "dispatch-first-attempt-then-retries",
         "retry-two-failures-then-success",
@@ -30,6 +32,10 @@ def test_histories_are_recorded() -> None:
         "v0.1-delivery-two-failures-then-success",
         # Recorded by billhook 0.2: a renewal handing its invoice to the next run.
         "v0.2-subscription-next-run-issues-invoice",
+        # Recorded by billhook 0.3: the run closing a period issues its invoice; the next run
+        # records and announces itself.
+        "v0.3-subscription-closing-run-issues-invoice",
+        "v0.3-subscription-final-period",
     }
     assert current | legacy <= RECORDED.keys()
 

@@ -10,8 +10,10 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from client.ids import invoice_workflow_id
 from config import Settings
-from models.billing import CancelInput, PaymentStatus, SubscriptionStatus, UsageInput
+from models.billing import CancelInput, PayInput, PaymentStatus, SubscriptionStatus, UsageInput
+from models.search import BILLING_STATUS, CUSTOMER_ID, INVOICE_ID
 from store import Store
 from tests.conftest import RunWorker, record_history
 from tests.lifecycle import (
@@ -23,6 +25,7 @@ from tests.lifecycle import (
     settled,
     subscribe,
 )
+from workflows.invoice import InvoiceWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 
@@ -48,7 +51,20 @@ async def test_a_monthly_subscription_from_january_31_runs_twelve_periods(
         await handle.execute_update(SubscriptionWorkflow.cancel, CancelInput(at_period_end=True))
         final = await handle.result()
         await settled(store, "invoice.created", 12)
-        await record_history(handle, "subscription-first-period")
+        await record_history(handle, "subscription-final-period")
+        # An invoice a renewal issued: its workflow started with it issued and announced, and
+        # only waits for its payment or due date.
+        first = billing.catalog.list_invoices(subscription_id=final.subscription_id)[-1]
+        invoice = ts_env.client.get_workflow_handle_for(
+            InvoiceWorkflow.run, invoice_workflow_id(first.invoice_id)
+        )
+        searchable = (await invoice.describe()).typed_search_attributes
+        paid = await invoice.execute_update(
+            InvoiceWorkflow.pay, PayInput(external_payment_obj_id="pi_1")
+        )
+        assert (await invoice.result()) == paid
+        await settled(store, "invoice.paid", 1)
+        await record_history(invoice, "invoice-issued-by-its-step-then-paid")
 
     assert final.status is SubscriptionStatus.ENDED and final.sequence == 11
     created = messages(store, "subscription.created")
@@ -72,7 +88,10 @@ async def test_a_monthly_subscription_from_january_31_runs_twelve_periods(
     assert len(invoices) == 12
     # Period 1: 49.99 flat in arrears + (150 - 100 free) x 0.01; then the flat fee alone.
     assert [i.amount for i in invoices] == [Decimal("50.49")] + [Decimal("49.99")] * 11
-    assert all(i.payment_status is PaymentStatus.UNPAID for i in invoices)
+    # The first was paid above; the others wait for their due dates.
+    assert [i.payment_status for i in invoices] == [PaymentStatus.PAID] + [
+        PaymentStatus.UNPAID
+    ] * 11
     first_lines = billing.catalog.invoice_lines(invoices[0].invoice_id)
     assert sorted((line.name, line.base) for line in first_lines) == [
         ("API calls", Decimal("0.5")),
@@ -87,6 +106,16 @@ async def test_a_monthly_subscription_from_january_31_runs_twelve_periods(
     assert created_invoices[0]["amount"] == 50.49
     assert created_invoices[0]["start_date"] == f"{year}-01-31"
     assert created_invoices[0]["end_date"] == f"{year}-02-28"
+    # The issued invoice's workflow is found in the Web UI as its subscription's, and went
+    # past due a month after it was issued, eleven months ago.
+    assert (searchable.get(INVOICE_ID), searchable.get(BILLING_STATUS)) == (
+        first.invoice_id,
+        "past_due",
+    )
+    assert searchable.get(CUSTOMER_ID) == billing.customer.customer_id
+    [paid_event] = messages(store, "invoice.paid")
+    assert (paid_event["invoice_id"], paid_event["payment_status"]) == (first.invoice_id, "paid")
+    assert paid_event["invoice_number"] == created_invoices[0]["invoice_number"]
 
 
 async def test_an_alert_fires_once_a_period_and_again_the_next(

@@ -9,6 +9,7 @@ dispatchers: the end-to-end lifecycle tests (``tests/workflows/test_subscription
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from models.billing import (
     CustomerSnapshot,
     FlatCharge,
     InvoiceWorkflowInput,
+    LifecycleStep,
     MetricSnapshot,
     PlanRef,
     PlanVersionSnapshot,
@@ -76,35 +78,43 @@ class Calls:
     records: list[tuple[str, SubscriptionState]] = field(default_factory=list)
     invoices: list[tuple[str, InvoiceWorkflowInput]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    steps: list[tuple[str, LifecycleStep]] = field(default_factory=list)
 
     def activities(self) -> list[Callable[..., Any]]:
         """Stand-ins for every activity the workflow calls (all local), under their names."""
 
-        @activity.defn(name="record_subscription")
-        async def record_subscription(state: SubscriptionState) -> None:
-            self.records.append((activity.info().workflow_run_id, state))
+        @activity.defn(name="commit_step")
+        async def commit_step(step: LifecycleStep) -> None:
+            run = activity.info().workflow_run_id
+            self.steps.append((run, step))
+            if step.record is not None:
+                self.records.append((run, step.record))
+            if step.invoice is not None:
+                self.invoices.append((run, step.invoice))
+            self.events.extend(step.events)
 
         @activity.defn(name="latest_plan_version")
         async def latest_plan_version(ref: PlanRef) -> PlanVersionSnapshot:
             assert ref.plan_id == self.newest.plan_id
             return self.newest
 
-        @activity.defn(name="start_invoice")
-        async def start_invoice(invoice: InvoiceWorkflowInput) -> None:
-            self.invoices.append((activity.info().workflow_run_id, invoice))
-
         @activity.defn(name="publish_events")
         async def publish_events(input: PublishInput) -> None:
             self.events.extend(input.events)
 
-        return [record_subscription, latest_plan_version, start_invoice, publish_events]
-
-    def sequence_of(self, run_id: str) -> int:
-        """The period a run billed (each run records itself before anything else)."""
-        return next(state.sequence for run, state in self.records if run == run_id)
+        return [commit_step, latest_plan_version, publish_events]
 
     def keys(self, event_type: EventType) -> list[str]:
         return [e.business_key for e in self.events if e.event_type is event_type]
+
+
+async def period_of(env: WorkflowEnvironment, workflow_id: str, run_id: str) -> int:
+    """The period a run of a subscription bills: its input's ``sequence``."""
+    run = env.client.get_workflow_handle(workflow_id, run_id=run_id)
+    async for event in run.fetch_history_events():
+        payload = event.workflow_execution_started_event_attributes.input.payloads[0]
+        return int(json.loads(payload.data)["sequence"])
+    raise AssertionError(f"run {run_id} has no history")
 
 
 Handle = WorkflowHandle[SubscriptionWorkflow, SubscriptionState]
@@ -149,7 +159,7 @@ async def test_the_run_that_closes_a_period_issues_its_invoice(ts_env: WorkflowE
         final = await handle.result()
         assert first_run is not None
         first = ts_env.client.get_workflow_handle(handle.id, run_id=first_run)
-        await record_history(first, "subscription-closing-run-issues-invoice")
+        await record_history(first, "subscription-renewal-in-one-step")
 
     assert (final.status, final.sequence) == (SubscriptionStatus.ENDED, 2)
     # Periods follow the calendar from January 31 in New York, clamped, never chained.
@@ -165,7 +175,10 @@ async def test_the_run_that_closes_a_period_issues_its_invoice(ts_env: WorkflowE
         2: "plan_version_2",
     }
     # One invoice a period, issued by the run of the period it bills, on that period's plan.
-    assert [(calls.sequence_of(run), i.plan.version) for run, i in calls.invoices] == [
+    periods_billed = [await period_of(ts_env, handle.id, run) for run, _ in calls.invoices]
+    assert [
+        (n, i.plan.version) for n, (_, i) in zip(periods_billed, calls.invoices, strict=True)
+    ] == [
         (0, 1),
         (1, 2),
         (2, 2),
@@ -256,7 +269,8 @@ async def test_cancel_now_bills_usage_so_far_and_ends_the_period_at_once(
     )
     assert start + timedelta(days=2) <= final.period_end < start + timedelta(days=2, minutes=1)
     [(run, invoice)] = calls.invoices
-    assert calls.sequence_of(run) == 0 and final.invoice_ids == [invoice.invoice_id]
+    assert await period_of(ts_env, handle.id, run) == 0
+    assert final.invoice_ids == [invoice.invoice_id]
     # Usage only: a flat fee in arrears is not billed for a period cut short.
     assert [(line.name, line.base, line.end) for line in invoice.line_items] == [
         ("API calls", Decimal("2.00"), final.period_end)
@@ -283,7 +297,7 @@ async def test_cancel_at_period_end_bills_the_whole_period_and_does_not_renew(
         final = await handle.result()
     assert (final.status, final.sequence) == (SubscriptionStatus.ENDED, 0)
     [(run, invoice)] = calls.invoices
-    assert calls.sequence_of(run) == 0 and invoice.plan.version == 1
+    assert await period_of(ts_env, handle.id, run) == 0 and invoice.plan.version == 1
     assert invoice.amount == Decimal("49.99")
     assert [s.status for _, s in calls.records] == [
         SubscriptionStatus.ACTIVE,

@@ -13,7 +13,6 @@ Inputs and results are pydantic models; every refusal and failure is one of bill
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from client.catalog import Alerts, Customers, Metrics, Plans
@@ -134,10 +133,5 @@ class BillhookClient:
     async def __aenter__(self) -> BillhookClient:
         return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from config import Settings
 from models.clock import utcnow
@@ -107,3 +107,29 @@ class Core:
     def now(self) -> datetime:
         """The current time in UTC."""
         return utcnow()
+
+
+class Group:
+    """One group of ``BillhookClient``'s operations, on the client's ``Core``.
+
+    Store and catalog calls block, so ``_in_store`` and ``_in_catalog`` run them on a thread:
+    ``await self._in_catalog(Catalog.get_customer, customer_id)``, or a function of the catalog
+    that reads several records at once.
+    """
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    async def _in_store(
+        self, call: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """``call(store, *args, **kwargs)`` on a thread."""
+        store = await self._core.store()
+        return await asyncio.to_thread(call, store, *args, **kwargs)
+
+    async def _in_catalog(
+        self, call: Callable[Concatenate[Catalog, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """``call(catalog, *args, **kwargs)`` on a thread."""
+        catalog = await self._core.catalog()
+        return await asyncio.to_thread(call, catalog, *args, **kwargs)

@@ -17,7 +17,6 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Coroutine
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from client.billhook import BillhookClient
@@ -234,10 +233,5 @@ class SyncBillhookClient:
     def __enter__(self) -> SyncBillhookClient:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
-from types import TracebackType
 from typing import Any
 
 from models.delivery import DisabledReason
@@ -63,12 +62,7 @@ class DemoReceiver:
         self.endpoint_id = endpoint.id
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.receiver.stop()
         if self.endpoint_id:
             # Disabled, not deleted: its deliveries stay inspectable with `billhook message`.

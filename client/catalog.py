@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from client.core import Group
+from client.core import Group, M, on_catalog, operation
 from client.inputs import AlertInput, MetricInput
 from client.results import (
     AlertDetails,
@@ -45,9 +45,41 @@ def summaries(catalog: Catalog, states: Sequence[SubscriptionState]) -> list[Sub
     ]
 
 
-class Customers(Group):
+def customer_details(catalog: Catalog, customer_id: str) -> CustomerDetails:
+    """A customer with its subscriptions and its invoices, newest first.
+
+    Raises:
+        NotFound: no such customer.
+    """
+    customer = catalog.get_customer(customer_id)
+    states = catalog.list_subscriptions(customer_id=customer.customer_id)
+    return CustomerDetails(
+        customer=customer,
+        subscriptions=summaries(catalog, states),
+        invoices=catalog.list_invoices(customer_id=customer.customer_id),
+    )
+
+
+def alert_details(catalog: Catalog, plan_version_id: str | None = None) -> list[AlertDetails]:
+    """Usage alerts oldest first (of one plan version when given), each with its version.
+
+    Raises:
+        NotFound: ``plan_version_id`` names no plan version.
+    """
+    alerts = catalog.list_alerts(plan_version_id)
+    versions = {
+        alert.alert_id: version
+        for latest in catalog.list_plans()
+        for version in catalog.plan_versions(latest.plan_id)
+        for alert in version.alerts
+    }
+    return [AlertDetails(alert=a, version=versions.get(a.alert_id)) for a in alerts]
+
+
+class Customers(Group[M]):
     """Customers: created by their workflow, read from the catalog."""
 
+    @operation
     async def create(self, customer: CustomerSnapshot) -> CustomerCreated:
         """Check the customer, then run its workflow, which stores it and emits the event.
 
@@ -63,41 +95,15 @@ class Customers(Group):
         message_id = await temporal.create_customer(customer)
         return CustomerCreated(customer=customer, message_id=message_id)
 
-    async def get(self, customer_id: str) -> CustomerSnapshot:
-        """The customer ``customer_id``.
-
-        Raises:
-            NotFound: no such customer.
-        """
-        return await self._in_catalog(Catalog.get_customer, customer_id)
-
-    async def list(self) -> list[CustomerSnapshot]:
-        """Every customer, oldest first."""
-        return await self._in_catalog(Catalog.list_customers)
-
-    async def show(self, customer_id: str) -> CustomerDetails:
-        """A customer with its subscriptions and its invoices, newest first.
-
-        Raises:
-            NotFound: no such customer.
-        """
-        return await self._in_catalog(customer_details, customer_id)
+    get = on_catalog(Catalog.get_customer)
+    list = on_catalog(Catalog.list_customers)
+    show = on_catalog(customer_details)
 
 
-def customer_details(catalog: Catalog, customer_id: str) -> CustomerDetails:
-    """A customer with its subscriptions and invoices (blocking: the catalog is read)."""
-    customer = catalog.get_customer(customer_id)
-    states = catalog.list_subscriptions(customer_id=customer.customer_id)
-    return CustomerDetails(
-        customer=customer,
-        subscriptions=summaries(catalog, states),
-        invoices=catalog.list_invoices(customer_id=customer.customer_id),
-    )
-
-
-class Metrics(Group):
+class Metrics(Group[M]):
     """Usage metrics: what a plan's usage components count or sum."""
 
+    @operation
     async def create(self, metric: MetricInput) -> MetricSnapshot:
         """Create a metric.
 
@@ -115,14 +121,13 @@ class Metrics(Group):
             property_name=metric.property_name,
         )
 
-    async def list(self) -> list[MetricSnapshot]:
-        """Every metric, oldest first."""
-        return await self._in_catalog(Catalog.list_metrics)
+    list = on_catalog(Catalog.list_metrics)
 
 
-class Plans(Group):
+class Plans(Group[M]):
     """Plans and their versions; running subscriptions move to the newest when they renew."""
 
+    @operation
     async def create(self, name: str, spec: PlanVersionSpec) -> PlanVersionSnapshot:
         """Create a plan and its version 1.
 
@@ -131,6 +136,7 @@ class Plans(Group):
         """
         return await self._in_catalog(Catalog.create_plan, name, spec, self._core.now())
 
+    @operation
     async def new_version(self, plan_id: str, spec: PlanVersionSpec) -> PlanVersionSnapshot:
         """Add the next version to a plan, described whole by ``spec``.
 
@@ -140,30 +146,15 @@ class Plans(Group):
         """
         return await self._in_catalog(Catalog.new_plan_version, plan_id, spec, self._core.now())
 
-    async def latest(self, plan_id: str) -> PlanVersionSnapshot:
-        """The newest version of a plan.
-
-        Raises:
-            NotFound: no such plan.
-        """
-        return await self._in_catalog(Catalog.latest_version, plan_id)
-
-    async def versions(self, plan_id: str) -> list[PlanVersionSnapshot]:
-        """Every version of a plan, version 1 first.
-
-        Raises:
-            NotFound: no such plan.
-        """
-        return await self._in_catalog(Catalog.plan_versions, plan_id)
-
-    async def list(self) -> list[PlanVersionSnapshot]:
-        """The newest version of every plan, oldest plan first."""
-        return await self._in_catalog(Catalog.list_plans)
+    latest = on_catalog(Catalog.latest_version)
+    versions = on_catalog(Catalog.plan_versions)
+    list = on_catalog(Catalog.list_plans)
 
 
-class Alerts(Group):
+class Alerts(Group[M]):
     """Usage alerts: ``usage_alert.triggered`` when a period's usage crosses a threshold."""
 
+    @operation
     async def create(self, alert: AlertInput) -> AlertDetails:
         """Create an alert on a plan version (or on a plan's newest version).
 
@@ -176,13 +167,7 @@ class Alerts(Group):
             raise InvalidInput("an alert watches one plan version: give a plan version or a plan")
         return await self._in_catalog(create_alert, alert, self._core.now())
 
-    async def list(self, plan_version_id: str | None = None) -> list[AlertDetails]:
-        """Usage alerts oldest first (of one plan version when given), each with its version.
-
-        Raises:
-            NotFound: ``plan_version_id`` names no plan version.
-        """
-        return await self._in_catalog(alert_details, plan_version_id)
+    list = on_catalog(alert_details)
 
 
 def create_alert(catalog: Catalog, alert: AlertInput, now: datetime) -> AlertDetails:
@@ -193,15 +178,3 @@ def create_alert(catalog: Catalog, alert: AlertInput, now: datetime) -> AlertDet
         version_id = catalog.latest_version(alert.plan_id).version_id
     created = catalog.create_alert(alert.metric_id, version_id, alert.threshold, now)
     return AlertDetails(alert=created, version=catalog.get_version(version_id))
-
-
-def alert_details(catalog: Catalog, plan_version_id: str | None) -> list[AlertDetails]:
-    """Usage alerts (of one plan version when given), each with its version (blocking)."""
-    alerts = catalog.list_alerts(plan_version_id)
-    versions = {
-        alert.alert_id: version
-        for latest in catalog.list_plans()
-        for version in catalog.plan_versions(latest.plan_id)
-        for alert in version.alerts
-    }
-    return [AlertDetails(alert=a, version=versions.get(a.alert_id)) for a in alerts]

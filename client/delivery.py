@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from client.core import Group
+from client.core import Group, M, on_store, operation
 from client.ids import resend_workflow_id
 from client.results import DeliveryOutcome, DeliveryProgress, MessageDetails, TriggerResult
 from errors import Conflict, NotFound
@@ -36,25 +36,23 @@ TRIGGER_WAIT_SECONDS = 20.0
 OnDelivery = Callable[[DeliveryProgress], None]
 
 
-class Messages(Group):
+def message_details(store: Store, message_id: str) -> MessageDetails:
+    """A message with its deliveries.
+
+    Raises:
+        NotFound: no such message.
+    """
+    message = store.get_message(message_id)
+    return MessageDetails(message=message, deliveries=store.deliveries_for_message(message.id))
+
+
+class Messages(Group[M]):
     """Emitted messages, their deliveries, and resending one by hand."""
 
-    async def get(self, message_id: str) -> Message:
-        """The message ``message_id``.
+    get = on_store(Store.get_message)
+    show = on_store(message_details)
 
-        Raises:
-            NotFound: no such message.
-        """
-        return await self._in_store(Store.get_message, message_id)
-
-    async def show(self, message_id: str) -> MessageDetails:
-        """A message with its deliveries.
-
-        Raises:
-            NotFound: no such message.
-        """
-        return await self._in_store(message_details, message_id)
-
+    @operation
     async def resend(
         self,
         message_id: str,
@@ -92,6 +90,7 @@ class Messages(Group):
             _outcomes, message.id, dict(zip(endpoint_ids, statuses, strict=True))
         )
 
+    @operation
     async def list(
         self,
         status: DeliveryStatus | None = None,
@@ -105,9 +104,10 @@ class Messages(Group):
         )
 
 
-class Attempts(Group):
+class Attempts(Group[M]):
     """The attempt log: every request, recorded before it is sent."""
 
+    @operation
     async def list(
         self,
         message_id: str | None = None,
@@ -120,9 +120,10 @@ class Attempts(Group):
         )
 
 
-class Events(Group):
+class Events(Group[M]):
     """Emitting events through the pipeline: what an application publishes, and samples."""
 
+    @operation
     async def publish(self, events: Sequence[Event]) -> None:
         """Emit events to their dispatchers; once this returns they are durable in Temporal.
 
@@ -130,6 +131,7 @@ class Events(Group):
         """
         await (await self._core.temporal()).publish(events)
 
+    @operation
     async def trigger(
         self,
         event_type: EventType,
@@ -144,7 +146,7 @@ class Events(Group):
         event = Event.for_event(
             event_type, f"sample:{uuid.uuid4().hex}", sample_payload(event_type), self._core.now()
         )
-        await self.publish([event])
+        await (await self._core.temporal()).publish([event])
         progress = DeliveryProgress(message_id=event.message_id)
         if on_progress is not None:
             on_progress(progress.model_copy())
@@ -175,12 +177,6 @@ class Events(Group):
             if statuses is not None and progress.settled == progress.endpoints:
                 return await self._in_store(_outcomes, progress.message_id, statuses)
             await asyncio.sleep(POLL_SECONDS)
-
-
-def message_details(store: Store, message_id: str) -> MessageDetails:
-    """A message with its deliveries (blocking: the store is read)."""
-    message = store.get_message(message_id)
-    return MessageDetails(message=message, deliveries=store.deliveries_for_message(message.id))
 
 
 def resend_targets(

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from client.core import Group
+from client.core import Group, M, on_store, operation
 from client.ids import recover_workflow_id
 from client.inputs import EndpointInput, EndpointUpdate
 from client.results import EndpointCreated, RecoverResult, SecretRotated
@@ -64,9 +64,10 @@ def refuse_destination(url: str, settings: Settings) -> None:
         raise InvalidUrl(f"endpoint URL refused: {why}")
 
 
-class Endpoints(Group):
+class Endpoints(Group[M]):
     """The endpoints events are delivered to, their secrets, and recovering a failing one."""
 
+    @operation
     async def create(self, endpoint: EndpointInput) -> EndpointCreated:
         """Create an enabled endpoint; its whole secret is in the answer, this once.
 
@@ -85,14 +86,9 @@ class Endpoints(Group):
         )
         return EndpointCreated(endpoint=created, secret=secret)
 
-    async def get(self, endpoint_id: str) -> Endpoint:
-        """The endpoint ``endpoint_id`` (never its secret).
+    get = on_store(Store.get_endpoint)
 
-        Raises:
-            NotFound: no such endpoint.
-        """
-        return await self._in_store(Store.get_endpoint, endpoint_id)
-
+    @operation
     async def update(self, endpoint_id: str, update: EndpointUpdate) -> Endpoint:
         """Change an endpoint's URL, event types or name; events emitted later follow it.
 
@@ -112,6 +108,7 @@ class Endpoints(Group):
             name=update.name,
         )
 
+    @operation
     async def disable(self, endpoint_id: str) -> Endpoint:
         """Disable an endpoint by hand: its events are recorded as skipped.
 
@@ -122,6 +119,7 @@ class Endpoints(Group):
             Store.disable_endpoint, endpoint_id, DisabledReason.MANUAL, self._core.now()
         )
 
+    @operation
     async def enable(self, endpoint_id: str) -> Endpoint:
         """Enable an endpoint again; what it missed is resent only by ``recover``.
 
@@ -130,14 +128,9 @@ class Endpoints(Group):
         """
         return await self._in_store(Store.enable_endpoint, endpoint_id, self._core.now())
 
-    async def delete(self, endpoint_id: str) -> None:
-        """Delete an endpoint with its secrets and its delivery records.
+    delete = on_store(Store.delete_endpoint)
 
-        Raises:
-            NotFound: no such endpoint.
-        """
-        await self._in_store(Store.delete_endpoint, endpoint_id)
-
+    @operation
     async def rotate_secret(self, endpoint_id: str, secret: str | None = None) -> SecretRotated:
         """Make a new secret current (``secret``, or a generated one); the previous one stays
         valid for ``BILLHOOK_SECRET_GRACE``, and requests carry both signatures until then.
@@ -152,14 +145,9 @@ class Endpoints(Group):
             endpoint_id=endpoint_id, secret=new, grace=grace, previous_valid_until=now + grace
         )
 
-    async def reveal_secret(self, endpoint_id: str) -> str:
-        """An endpoint's current signing secret.
+    reveal_secret = on_store(Store.reveal_secret)
 
-        Raises:
-            NotFound: no such endpoint.
-        """
-        return await self._in_store(Store.reveal_secret, endpoint_id)
-
+    @operation
     async def recover(
         self, endpoint_id: str, since: datetime, on_progress: OnProgress | None = None
     ) -> RecoverResult:
@@ -187,6 +175,4 @@ class Endpoints(Group):
         )
         return RecoverResult(endpoint=endpoint, since=since, resent=resent)
 
-    async def list(self) -> list[Endpoint]:
-        """Every endpoint (never with its secret), oldest first."""
-        return await self._in_store(Store.list_endpoints)
+    list = on_store(Store.list_endpoints)

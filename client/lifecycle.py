@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from client.catalog import summaries
-from client.core import Core, Group
+from client.core import Core, Group, M, on_catalog, operation
 from client.ids import invoice_workflow_id, subscription_workflow_id
 from client.inputs import SubscriptionInput
 from client.results import (
@@ -44,9 +44,28 @@ SUBSCRIPTION_ID_PREFIX = "sub_"
 MAX_START_AHEAD = timedelta(days=36525)
 
 
-class Subscriptions(Group):
+def subscription_summaries(
+    catalog: Catalog, customer_id: str | None = None, status: SubscriptionStatus | None = None
+) -> list[SubscriptionSummary]:
+    """Subscription records newest first, of one customer and/or in one status."""
+    states = catalog.list_subscriptions(customer_id=customer_id, status=status)
+    return summaries(catalog, states)
+
+
+def invoice_details(catalog: Catalog, invoice_id: str) -> InvoiceDetails:
+    """An invoice and its lines.
+
+    Raises:
+        NotFound: no such invoice.
+    """
+    invoice = catalog.get_invoice(invoice_id)
+    return InvoiceDetails(invoice=invoice, lines=catalog.invoice_lines(invoice_id))
+
+
+class Subscriptions(Group[M]):
     """Subscriptions: one workflow each (``subscription-<sub id>``), renewing every period."""
 
+    @operation
     async def create(self, subscription: SubscriptionInput) -> SubscriptionView:
         """Subscribe a customer to a plan's newest version; its first period once recorded.
 
@@ -106,14 +125,9 @@ class Subscriptions(Group):
                 "--start within the current period or later"
             )
 
-    async def get(self, subscription_id: str) -> SubscriptionState:
-        """The catalog's record of a subscription (its period; usage stays in the workflow).
+    get = on_catalog(Catalog.get_subscription)
 
-        Raises:
-            NotFound: no such subscription.
-        """
-        return await self._in_catalog(Catalog.get_subscription, subscription_id)
-
+    @operation
     async def show(self, subscription_id: str) -> SubscriptionDetails:
         """A subscription as its workflow answers (usage, alerts fired), with its invoices.
 
@@ -144,6 +158,7 @@ class Subscriptions(Group):
 
         return await self._in_catalog(read)
 
+    @operation
     async def cancel(
         self, subscription_id: str, request: CancelInput | None = None
     ) -> SubscriptionView:
@@ -161,20 +176,12 @@ class Subscriptions(Group):
             raise await closed_subscription(self._core, subscription_id)
         return await self._in_catalog(subscription_view, state)
 
+    @operation
     async def wait_ended(self, subscription_id: str) -> SubscriptionState:
         """Wait until the subscription ends (its last run completes); its final state."""
         return await (await self._core.temporal()).wait_ended(subscription_id)
 
-    async def list(
-        self, customer_id: str | None = None, status: SubscriptionStatus | None = None
-    ) -> list[SubscriptionSummary]:
-        """Subscription records newest first, of one customer and/or in one status."""
-
-        def read(catalog: Catalog) -> list[SubscriptionSummary]:
-            states = catalog.list_subscriptions(customer_id=customer_id, status=status)
-            return summaries(catalog, states)
-
-        return await self._in_catalog(read)
+    list = on_catalog(subscription_summaries)
 
 
 def subscription_view(catalog: Catalog, state: SubscriptionState) -> SubscriptionView:
@@ -199,9 +206,10 @@ async def closed_subscription(core: Core, subscription_id: str) -> Conflict:
     )
 
 
-class Usage(Group):
+class Usage(Group[M]):
     """Usage of subscriptions, an update of each subscription's workflow."""
 
+    @operation
     async def record(self, subscription_id: str, usage: UsageInput) -> UsageResult:
         """Add a batch of usage to the current period; a key seen before adds nothing.
 
@@ -223,30 +231,13 @@ class Usage(Group):
         return result
 
 
-class Invoices(Group):
+class Invoices(Group[M]):
     """Invoices: one workflow each (``invoice-<invoice id>``) until paid or voided."""
 
-    async def get(self, invoice_id: str) -> InvoiceState:
-        """The invoice ``invoice_id``.
+    get = on_catalog(Catalog.get_invoice)
+    show = on_catalog(invoice_details)
 
-        Raises:
-            NotFound: no such invoice.
-        """
-        return await self._in_catalog(Catalog.get_invoice, invoice_id)
-
-    async def show(self, invoice_id: str) -> InvoiceDetails:
-        """An invoice and its lines.
-
-        Raises:
-            NotFound: no such invoice.
-        """
-
-        def read(catalog: Catalog) -> InvoiceDetails:
-            invoice = catalog.get_invoice(invoice_id)
-            return InvoiceDetails(invoice=invoice, lines=catalog.invoice_lines(invoice_id))
-
-        return await self._in_catalog(read)
-
+    @operation
     async def pay(self, invoice_id: str, payment: PayInput | None = None) -> PayResult:
         """Mark an invoice paid (``invoice.paid``); paying a paid one again changes nothing.
 
@@ -270,6 +261,7 @@ class Invoices(Group):
             raise Conflict(f"invoice {invoice_id} is voided; a voided invoice cannot be paid")
         raise _invoice_not_running(invoice_id)
 
+    @operation
     async def void(self, invoice_id: str) -> InvoiceState:
         """Void an unpaid invoice (no event is emitted).
 
@@ -289,19 +281,7 @@ class Invoices(Group):
             "only an unpaid invoice can be voided"
         )
 
-    async def list(
-        self,
-        customer_id: str | None = None,
-        subscription_id: str | None = None,
-        status: PaymentStatus | None = None,
-    ) -> list[InvoiceState]:
-        """Invoices newest first, of one customer and/or subscription and/or in one status."""
-        return await self._in_catalog(
-            Catalog.list_invoices,
-            customer_id=customer_id,
-            subscription_id=subscription_id,
-            status=status,
-        )
+    list = on_catalog(Catalog.list_invoices)
 
 
 def _invoice_not_running(invoice_id: str) -> Conflict:

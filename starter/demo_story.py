@@ -243,6 +243,13 @@ class Story:
         self.say(f"renewed twice: period {PERIODS} of {PERIODS} runs")
 
     async def _cancel(self) -> None:
+        # The record says it renewed; the second renewal's webhook may still be on its way, and
+        # the story shows it before the cancellation's.
+        renewed = EventType.SUBSCRIPTION_RENEWED.value
+        await self._expect(
+            lambda: self.watch.counts()[renewed] >= PERIODS - 1,
+            f"{renewed} did not arrive for each renewal",
+        )
         await self.billhook.subscriptions.cancel(self.sub_id)
         self.say("cancelled now: a final invoice for the usage so far (none: 0.00, paid at once)")
 

@@ -17,17 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from models.billing import (
-    Aggregation,
-    AlertSnapshot,
-    CustomerSnapshot,
-    InvoiceState,
-    InvoiceWorkflowInput,
-    LineItemData,
-    MetricSnapshot,
-    PaymentStatus,
-    PlanVersionSnapshot,
-)
+from models import billing
 from models.events import EventType
 from models.payloads import (
     customer_model,
@@ -61,25 +51,25 @@ APRIL = _month(2023, 4)
 ISSUED_AT = APRIL[0]  # the invoice that closes March is issued as April starts
 TRIGGERED_AT = datetime(2023, 3, 20, 14, 2, 11, 532_000, tzinfo=UTC)
 
-CUSTOMER = CustomerSnapshot(
+CUSTOMER = billing.CustomerSnapshot(
     customer_id="acme-corp",  # the caller's own id, unprefixed
     name="Acme Corp",
     email="billing@acme.example",
     timezone="UTC",
     currency="USD",
 )
-API_CALLS = MetricSnapshot(
+API_CALLS = billing.MetricSnapshot(
     metric_id=_id("metric", "api-calls"),
     name="API calls",
     event_name="api_call",
-    aggregation=Aggregation.COUNT,
+    aggregation=billing.Aggregation.COUNT,
 )
-ALERT = AlertSnapshot(
+ALERT = billing.AlertSnapshot(
     alert_id=_id("usg_alert", "api-calls-10k"),
     metric_id=API_CALLS.metric_id,
     threshold=Decimal(10_000),
 )
-PLAN = PlanVersionSnapshot(
+PLAN = billing.PlanVersionSnapshot(
     plan_id=_id("plan", "pro"),
     plan_name="Pro",
     version_id=_id("plan_version", "pro-v2"),
@@ -92,13 +82,13 @@ LINES = (
     ("API calls", MARCH, "in_arrears", Decimal(12_500), Decimal("0.004")),
     ("Pro plan flat fee", APRIL, "in_advance", Decimal(1), Decimal("99.00")),
 )
-INVOICE = InvoiceWorkflowInput(
+INVOICE = billing.InvoiceWorkflowInput(
     invoice_id=_id("invoice", "invoice-2023-03"),
     subscription_id=SUBSCRIPTION_ID,
     customer=CUSTOMER,
     plan=PLAN,
     line_items=[
-        LineItemData(
+        billing.LineItemData(
             name=name,
             start=period[0],
             end=period[1],
@@ -141,9 +131,9 @@ def subscription(period: Period, *, is_new: bool, auto_renew: bool = True) -> Pa
     )
 
 
-def invoice(payment_status: PaymentStatus) -> Payload:
+def invoice(payment_status: billing.PaymentStatus) -> Payload:
     """The Invoice payload of the sample invoice with the given ``payment_status``."""
-    state = InvoiceState(
+    state = billing.InvoiceState(
         invoice_id=INVOICE.invoice_id,
         invoice_number=f"{ISSUED_AT:%y%m%d}-000001",  # issue day, then its sequence that day
         subscription_id=SUBSCRIPTION_ID,
@@ -191,9 +181,9 @@ _BUILDERS: dict[EventType, Callable[[], Payload]] = {
     EventType.SUBSCRIPTION_RENEWED: lambda: subscription(APRIL, is_new=False),
     # Cancelled at period end: it stops renewing and ends with the March period.
     EventType.SUBSCRIPTION_CANCELLED: lambda: subscription(MARCH, is_new=False, auto_renew=False),
-    EventType.INVOICE_CREATED: lambda: invoice(PaymentStatus.UNPAID),
-    EventType.INVOICE_PAID: lambda: invoice(PaymentStatus.PAID),
-    EventType.INVOICE_PAST_DUE: lambda: invoice(PaymentStatus.UNPAID),
+    EventType.INVOICE_CREATED: lambda: invoice(billing.PaymentStatus.UNPAID),
+    EventType.INVOICE_PAID: lambda: invoice(billing.PaymentStatus.PAID),
+    EventType.INVOICE_PAST_DUE: lambda: invoice(billing.PaymentStatus.UNPAID),
     EventType.USAGE_ALERT_TRIGGERED: usage_alert,
 }
 

@@ -125,12 +125,13 @@ def invoice_state(status: PaymentStatus, **changes: Any) -> InvoiceState:
 
 def subscription(period: tuple[datetime, datetime, datetime], **flags: bool) -> dict[str, Any]:
     """The fixed subscription's payload for ``period`` with ``is_new`` and ``auto_renew``."""
+    start, end, _ = period
     return subscription_payload(
         subscription_id=SUBSCRIPTION_ID,
         customer=CUSTOMER,
         plan=PLAN,
-        start=period[0],
-        end=period[1],
+        start=start,
+        end=end,
         auto_renew=flags.get("auto_renew", True),
         is_new=flags["is_new"],
     )

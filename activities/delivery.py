@@ -53,7 +53,8 @@ from models.events import envelope_body
 from models.signing import webhook_headers
 from models.urls import redact_url
 from store import Store
-from store.attempts import Claim, Deferred, Finished, Handoff, Settled
+from store.attempts import Claim, Deferred, Handoff, Settled
+from store.outcomes import Finished
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from client.inputs import EndpointInput, EndpointUpdate
 from config import Settings
 from errors import InvalidInput
-from models.delivery import DisabledReason, EndpointStatus
+from models.delivery import DisabledReason
 from models.urls import mask_credentials as redact_url  # listings never show secrets
 from starter import recover
 from starter.runtime import Subcommands, open_client
@@ -72,7 +72,7 @@ def split_events(text: str) -> list[str]:
 
 def status_text(endpoint: Endpoint) -> str:
     """``enabled``, or ``disabled (<why>)``."""
-    if endpoint.status == EndpointStatus.ENABLED:
+    if endpoint.enabled:
         return "enabled"
     reason = _REASONS.get(endpoint.disabled_reason) if endpoint.disabled_reason else None
     return f"disabled ({reason})" if reason else "disabled"

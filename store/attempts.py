@@ -23,15 +23,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from errors import Conflict
-from models.delivery import (
-    AttemptState,
-    AttemptTrigger,
-    DeliveryStatus,
-    DisabledReason,
-    EndpointStatus,
-    ErrorKind,
-    Event,
-)
+from models.delivery import AttemptState, AttemptTrigger, DeliveryStatus, Event
 from store.endpoints import signing_secrets_at
 from store.persist import insert_ignore, to_model
 from store.tables import Attempt, Delivery, Endpoint, Message
@@ -69,22 +61,6 @@ class Handoff(BaseModel):
     started_at: datetime
     scheduled_index: int
     next_retry_at: datetime | None
-
-
-class Finished(BaseModel):
-    """The outcome of a claimed attempt, and its delivery's status after it."""
-
-    message_id: str
-    endpoint_id: str
-    attempt: int
-    status: DeliveryStatus  # pending while retries remain
-    duration_ms: int
-    response_status: int | None
-    response_body: str | None
-    error_kind: ErrorKind | None
-    error: str | None
-    next_retry_at: datetime | None
-    disable_reason: DisabledReason | None = None  # disable the endpoint now (410 Gone)
 
 
 @dataclass
@@ -206,7 +182,7 @@ def claim_one(
     interrupted = _interrupt_stale(session, delivery, scheduled, now - stale_after)
     if scheduled and delivery.status != DeliveryStatus.PENDING:
         return Settled(DeliveryStatus(delivery.status))
-    if endpoint.status != EndpointStatus.ENABLED:
+    if not endpoint.enabled:
         _settle(delivery, DeliveryStatus.SKIPPED, now)
         return Settled(DeliveryStatus(delivery.status))
     index = _scheduled_count(session, delivery) + 1 if scheduled else 0
@@ -251,9 +227,7 @@ def plan_rows(
         delivery_row(
             message.id,
             endpoint.id,
-            DeliveryStatus.PENDING
-            if endpoint.status == EndpointStatus.ENABLED
-            else DeliveryStatus.SKIPPED,
+            DeliveryStatus.PENDING if endpoint.enabled else DeliveryStatus.SKIPPED,
             now,
         )
         for message in messages

@@ -18,8 +18,9 @@ from errors import Conflict, NotFound
 from models.delivery import AttemptTrigger, DeliveryStatus, Event, PlannedDeliveries
 from store import attempts as attempt_log
 from store import outcomes
-from store.attempts import Accepted, Claim, Deferred, Finished, Redact, Settled, delivery_row
+from store.attempts import Accepted, Claim, Deferred, Redact, Settled, delivery_row
 from store.endpoints import load_endpoint
+from store.outcomes import Finished
 from store.persist import Repository, get_or_not_found, insert_ignore, to_model, where_equal
 from store.tables import Attempt, Delivery, Endpoint, Message
 

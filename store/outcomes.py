@@ -1,8 +1,8 @@
 """Attempt outcomes: each claimed attempt completed, its delivery advanced, its endpoint's health.
 
 The second half of the attempt accounting of ``store.attempts``: a claimed attempt gets its
-outcome once its request returned (or failed), in the caller's session (``Store`` owns the
-transactions).
+outcome (``Finished``) once its request returned (or failed), in the caller's session (``Store``
+owns the transactions).
 """
 
 from __future__ import annotations
@@ -10,18 +10,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from models.delivery import (
-    AttemptState,
-    AttemptTrigger,
-    DeliveryStatus,
-    DisabledReason,
-    EndpointStatus,
-)
-from store.attempts import Finished, locked_deliveries
+from models.delivery import AttemptState, AttemptTrigger, DeliveryStatus, DisabledReason, ErrorKind
+from store.attempts import locked_deliveries
 from store.endpoints import disable, locked_endpoints
 from store.tables import Attempt, Delivery, Endpoint
+
+
+class Finished(BaseModel):
+    """The outcome of a claimed attempt, and its delivery's status after it."""
+
+    message_id: str
+    endpoint_id: str
+    attempt: int
+    status: DeliveryStatus  # pending while retries remain
+    duration_ms: int
+    response_status: int | None
+    response_body: str | None
+    error_kind: ErrorKind | None
+    error: str | None
+    next_retry_at: datetime | None
+    disable_reason: DisabledReason | None = None  # disable the endpoint now (410 Gone)
 
 
 def finish(session: Session, results: Sequence[Finished], disable_after: timedelta) -> set[str]:
@@ -109,7 +120,7 @@ def _health(
     streak = endpoint.failing_since
     if reason is None and streak is not None and streak <= started_at - disable_after:
         reason = DisabledReason.FAILING
-    if reason is None or endpoint.status == EndpointStatus.DISABLED:
+    if reason is None or not endpoint.enabled:
         return False
     disable(endpoint, reason, finished_at)
     return True

@@ -95,6 +95,11 @@ class Endpoint(SQLModel, table=True):
     #: First failed attempt since the last success; cleared by a success (5-day auto-disable).
     failing_since: datetime | None = _utc(nullable=True)
 
+    @property
+    def enabled(self) -> bool:
+        """Whether the endpoint receives deliveries (a disabled one's are recorded skipped)."""
+        return self.status == EndpointStatus.ENABLED
+
 
 class EndpointSecret(SQLModel, table=True):
     """A signing secret of an endpoint: the current one, and those still valid after a rotation."""

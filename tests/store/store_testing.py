@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from models.delivery import AttemptTrigger, DeliveryStatus, DisabledReason, ErrorKind
 from store import Store
-from store.attempts import Claim, Deferred, DueAfterInterrupt, Finished, Settled
+from store.attempts import Claim, Deferred, DueAfterInterrupt, Settled
+from store.outcomes import Finished
 
 #: A fixed instant the tests count from.
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -52,13 +52,8 @@ class DeliveryWorkflow:
         )
         plan = await workflow.execute_activity_method(
             DeliveryActivities.plan_deliveries,
-            PlanDeliveriesInput(
-                message_id=input.message_id,
-                event_type=input.event_type,
-                business_key=input.business_key,
-                created_at=input.created_at,
-                payload=input.payload,
-            ),
+            # The event but its search keys: the message as the store keeps it.
+            PlanDeliveriesInput(**input.model_dump(exclude={"search"})),
             start_to_close_timeout=STORE_TIMEOUT,
             retry_policy=STORE_RETRY,
         )

@@ -7,8 +7,11 @@ import argparse
 from config import Settings
 from models.billing import CustomerSnapshot
 from starter.billing import parse_days, render_invoices, render_subscriptions
-from starter.runtime import Subcommands, open_client
+from starter.runtime import Subcommands, add_id_command, open_client
 from starter.table import render, render_fields
+
+#: The customer a subcommand acts on (``add_id_command``).
+_ID = ("customer_id", "ID")
 
 
 def register(commands: Subcommands) -> None:
@@ -25,9 +28,9 @@ def register(commands: Subcommands) -> None:
         "--net-terms", metavar="DAYS", help="days to pay an invoice, overriding the plan's"
     )
     create.set_defaults(handler=create_customer)
-    show = sub.add_parser("show", help="show a customer with its subscriptions and invoices")
-    show.add_argument("customer_id", metavar="ID")
-    show.set_defaults(handler=show_customer)
+    add_id_command(
+        sub, "show", show_customer, _ID, "show a customer with its subscriptions and invoices"
+    )
     sub.add_parser("list", help="list customers").set_defaults(handler=list_customers)
 
 

@@ -11,10 +11,12 @@ from errors import InvalidInput
 from models.delivery import DisabledReason
 from models.urls import mask_credentials as redact_url  # listings never show secrets
 from starter import recover
-from starter.runtime import Subcommands, open_client
+from starter.runtime import Subcommands, add_id_command, open_client
 from starter.table import format_time, render, render_fields
 from store.tables import Endpoint
 
+#: The endpoint a subcommand acts on (``add_id_command``).
+_ID = ("endpoint_id", "ID")
 _REASONS = {
     DisabledReason.MANUAL: "by hand",
     DisabledReason.FAILING: "failing: no success for days",
@@ -37,13 +39,11 @@ def register(commands: Subcommands) -> None:
         ("reveal-secret", reveal_secret, "print an endpoint's current signing secret"),
     ]
     for name, handler, text in simple:
-        command = sub.add_parser(name, help=text, description=text)
-        command.add_argument("endpoint_id", metavar="ID")
-        command.set_defaults(handler=handler)
-    rotate = sub.add_parser("rotate-secret", help="replace an endpoint's signing secret")
-    rotate.add_argument("endpoint_id", metavar="ID")
+        add_id_command(sub, name, handler, _ID, text, description=text)
+    rotate = add_id_command(
+        sub, "rotate-secret", rotate_secret, _ID, "replace an endpoint's signing secret"
+    )
     rotate.add_argument("--secret", help="the new secret (whsec_...); generated when omitted")
-    rotate.set_defaults(handler=rotate_secret)
     recover.register(sub)
 
 
@@ -57,12 +57,12 @@ def _add_create(sub: Subcommands) -> None:
 
 
 def _add_update(sub: Subcommands) -> None:
-    update = sub.add_parser("update", help="change an endpoint's URL, event types or name")
-    update.add_argument("endpoint_id", metavar="ID")
+    update = add_id_command(
+        sub, "update", update_endpoint, _ID, "change an endpoint's URL, event types or name"
+    )
     update.add_argument("--url", help="the new URL")
     update.add_argument("--events", help="the new event types, comma-separated")
     update.add_argument("--name", help="the new name")
-    update.set_defaults(handler=update_endpoint)
 
 
 def split_events(text: str) -> list[str]:

@@ -7,32 +7,29 @@ import argparse
 from config import Settings
 from models.billing import InvoiceState, PayInput, PaymentStatus
 from starter.billing import invoice_status, money, number, render_invoices
-from starter.runtime import Subcommands, open_client
+from starter.runtime import Subcommands, add_id_command, open_client
 from starter.table import render, render_fields
 from store.validation import check_text
+
+#: The invoice a subcommand acts on (``add_id_command``).
+_ID = ("invoice_id", "INVOICE_ID")
 
 
 def register(commands: Subcommands) -> None:
     """Add ``invoice`` and its subcommands to the command line."""
     group = commands.add_parser("invoice", help="inspect, pay and void invoices")
     sub = group.add_subparsers(dest="invoice_command", required=True, metavar="COMMAND")
-    show = sub.add_parser("show", help="show an invoice and its lines")
-    show.add_argument("invoice_id", metavar="INVOICE_ID")
-    show.set_defaults(handler=show_invoice)
+    add_id_command(sub, "show", show_invoice, _ID, "show an invoice and its lines")
     listing = sub.add_parser("list", help="list invoices, newest first")
     listing.add_argument("--customer", metavar="C", help="only this customer's")
     listing.add_argument("--subscription", metavar="S", help="only this subscription's")
     listing.add_argument("--status", choices=[s.value for s in PaymentStatus])
     listing.set_defaults(handler=list_invoices)
-    pay = sub.add_parser("pay", help="mark an invoice paid and emit invoice.paid")
-    pay.add_argument("invoice_id", metavar="INVOICE_ID")
+    pay = add_id_command(sub, "pay", pay_invoice, _ID, "mark an invoice paid and emit invoice.paid")
     pay.add_argument("--external-id", help="the payment's id at your payment provider")
     pay.add_argument("--external-type", help="the payment provider, like stripe")
     pay.add_argument("--external-status", help="the payment's status at the provider")
-    pay.set_defaults(handler=pay_invoice)
-    void = sub.add_parser("void", help="void an unpaid invoice (no event is emitted)")
-    void.add_argument("invoice_id", metavar="INVOICE_ID")
-    void.set_defaults(handler=void_invoice)
+    add_id_command(sub, "void", void_invoice, _ID, "void an unpaid invoice (no event is emitted)")
 
 
 def show_invoice(args: argparse.Namespace, settings: Settings) -> None:

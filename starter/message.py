@@ -10,9 +10,12 @@ from config import Settings
 from models.delivery import DeliveryStatus, ManualDeliveryProgress
 from models.events import EventType
 from starter.attempt import attempt_result
-from starter.runtime import Progress, Subcommands, open_client, positive_int
+from starter.runtime import Progress, Subcommands, add_id_command, open_client, positive_int
 from starter.table import render, render_fields
 from store.store import MessageSummary
+
+#: The message a subcommand acts on (``add_id_command``).
+_ID = ("message_id", "MSG")
 
 
 def register(commands: Subcommands) -> None:
@@ -26,13 +29,11 @@ def register(commands: Subcommands) -> None:
     listing.add_argument("--event-type", choices=[t.value for t in EventType])
     listing.add_argument("--limit", type=positive_int, default=50)
     listing.set_defaults(handler=list_messages)
-    show = sub.add_parser("show", help="show a message, its payload and its deliveries")
-    show.add_argument("message_id", metavar="MSG")
-    show.set_defaults(handler=show_message)
-    resend = sub.add_parser("resend", help="resend a message now, as a manual attempt")
-    resend.add_argument("message_id", metavar="MSG")
+    add_id_command(sub, "show", show_message, _ID, "show a message, its payload and its deliveries")
+    resend = add_id_command(
+        sub, "resend", resend_message, _ID, "resend a message now, as a manual attempt"
+    )
     resend.add_argument("--endpoint", metavar="ID", help="only to this endpoint")
-    resend.set_defaults(handler=resend_message)
 
 
 def counts_text(statuses: dict[DeliveryStatus, int]) -> str:

@@ -13,11 +13,15 @@ from config import Settings
 from errors import InvalidInput
 from models.billing import ChargeTiming, PlanVersionSnapshot
 from starter.billing import money, number, parse_days, parse_decimal
-from starter.runtime import Subcommands, open_client
+from starter.runtime import Subcommands, add_id_command, open_client
 from starter.table import render, render_fields
 from store.catalog import ComponentSpec, PlanVersionSpec
 
 USAGE_FORM = "METRIC_ID:UNIT_PRICE[:FREE_UNITS]"
+
+
+#: The plan a subcommand acts on (``add_id_command``).
+_ID = ("plan_id", "PLAN_ID")
 
 
 def register(commands: Subcommands) -> None:
@@ -28,13 +32,11 @@ def register(commands: Subcommands) -> None:
     create.add_argument("name", metavar="NAME")
     _add_version_options(create)
     create.set_defaults(handler=create_plan)
-    version = sub.add_parser("new-version", help="add a version; subscriptions renew onto it")
-    version.add_argument("plan_id", metavar="PLAN_ID")
+    version = add_id_command(
+        sub, "new-version", new_version, _ID, "add a version; subscriptions renew onto it"
+    )
     _add_version_options(version)
-    version.set_defaults(handler=new_version)
-    show = sub.add_parser("show", help="show every version of a plan, charges and alerts")
-    show.add_argument("plan_id", metavar="PLAN_ID")
-    show.set_defaults(handler=show_plan)
+    add_id_command(sub, "show", show_plan, _ID, "show every version of a plan, charges and alerts")
     sub.add_parser("list", help="list plans (their newest version)").set_defaults(
         handler=list_plans
     )

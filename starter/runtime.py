@@ -20,6 +20,31 @@ Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Handler: TypeAlias = Callable[[argparse.Namespace, Settings], None]
 
 
+#: The positional argument that names the object a subcommand acts on: its ``dest`` and its
+#: ``metavar``, like ``("invoice_id", "INVOICE_ID")``.
+IdArgument: TypeAlias = tuple[str, str]
+
+
+def add_id_command(
+    sub: Subcommands,
+    name: str,
+    handler: Handler,
+    takes: IdArgument,
+    text: str,
+    *,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name``, which runs ``handler`` on the object whose id it ``takes``.
+
+    ``text`` is its line in its group's help; ``description`` heads its own ``--help``. Returns
+    its parser, for the options it takes besides the id.
+    """
+    command = sub.add_parser(name, help=text, description=description)
+    command.add_argument(takes[0], metavar=takes[1])
+    command.set_defaults(handler=handler)
+    return command
+
+
 #: The most rows a listing prints (``--limit``); databases refuse limits past 64 bits.
 MAX_LIMIT = 100_000
 

@@ -13,8 +13,11 @@ from config import Settings
 from errors import InvalidInput
 from models.billing import CancelInput, SubscriptionStatus
 from starter.billing import local_time, money, number, render_invoices, render_subscriptions
-from starter.runtime import Subcommands, open_client, utcnow
+from starter.runtime import Subcommands, add_id_command, open_client, utcnow
 from starter.table import render, render_fields
+
+#: The subscription a subcommand acts on (``add_id_command``).
+_ID = ("subscription_id", "SUB")
 
 
 def register(commands: Subcommands) -> None:
@@ -31,17 +34,17 @@ def register(commands: Subcommands) -> None:
     )
     create.add_argument("--no-auto-renew", action="store_true", help="end after one period")
     create.set_defaults(handler=create_subscription)
-    show = sub.add_parser("show", help="show a subscription's period, usage and invoices")
-    show.add_argument("subscription_id", metavar="SUB")
-    show.set_defaults(handler=show_subscription)
+    add_id_command(
+        sub, "show", show_subscription, _ID, "show a subscription's period, usage and invoices"
+    )
     listing = sub.add_parser("list", help="list subscriptions, newest first")
     listing.add_argument("--customer", metavar="C", help="only this customer's")
     listing.add_argument("--status", choices=[s.value for s in SubscriptionStatus])
     listing.set_defaults(handler=list_subscriptions)
-    cancel = sub.add_parser("cancel", help="cancel now (final invoice) or at the period's end")
-    cancel.add_argument("subscription_id", metavar="SUB")
+    cancel = add_id_command(
+        sub, "cancel", cancel_subscription, _ID, "cancel now (final invoice) or at the period's end"
+    )
     cancel.add_argument("--at-period-end", action="store_true", help="end when the period ends")
-    cancel.set_defaults(handler=cancel_subscription)
 
 
 def parse_start(text: str | None) -> datetime | None:

@@ -7,9 +7,12 @@ import argparse
 from client.inputs import MetricInput
 from config import Settings
 from errors import InvalidInput
-from models.billing import Aggregation
+from models.billing import Aggregation, MetricSnapshot
 from starter.runtime import Subcommands, open_client
-from starter.table import render, render_fields
+from starter.table import Cell, render, render_fields
+
+#: What a metric shows: the columns of its listing, and its details once created.
+_COLUMNS = ("id", "name", "event", "aggregation", "property")
 
 
 def register(commands: Subcommands) -> None:
@@ -44,13 +47,8 @@ def create_metric(args: argparse.Namespace, settings: Settings) -> None:
     with open_client(settings) as billhook:
         metric = billhook.metrics.create(request)
     print(f"created metric {metric.metric_id}")
-    fields = [
-        ("name", metric.name),
-        ("event", metric.event_name),
-        ("aggregation", metric.aggregation),
-        ("property", metric.property_name),
-    ]
-    print(render_fields(fields))
+    details = list(zip(_COLUMNS, _cells(metric), strict=True))
+    print(render_fields(details[1:]))  # its id is on the line above
     print(f"bill it in a plan: billhook plan create NAME --usage {metric.metric_id}:UNIT_PRICE")
 
 
@@ -58,5 +56,15 @@ def list_metrics(args: argparse.Namespace, settings: Settings) -> None:
     """Print every metric, oldest first."""
     with open_client(settings) as billhook:
         metrics = billhook.metrics.list()
-    rows = [(m.metric_id, m.name, m.event_name, m.aggregation, m.property_name) for m in metrics]
-    print(render(["id", "name", "event", "aggregation", "property"], rows))
+    print(render(_COLUMNS, [_cells(metric) for metric in metrics]))
+
+
+def _cells(metric: MetricSnapshot) -> tuple[Cell, ...]:
+    """``metric``'s values under ``_COLUMNS``."""
+    return (
+        metric.metric_id,
+        metric.name,
+        metric.event_name,
+        metric.aggregation,
+        metric.property_name,
+    )

@@ -28,6 +28,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from client.catalog import customer_exists
 from client.ids import invoice_workflow_id, subscription_workflow_id
@@ -52,6 +53,7 @@ from workflows.manual import ManualDeliveryWorkflow
 from workflows.subscription import PERIOD_CLOSING, SubscriptionWorkflow
 
 T = TypeVar("T")
+R = TypeVar("R")
 P = ParamSpec("P")
 
 #: A subscription refuses requests for a moment while it closes a period; retry that often.
@@ -200,10 +202,7 @@ class TemporalSide:
         Raises:
             InvalidInput: the workflow refused (already cancelled).
         """
-        handle = self._subscription(sub_id)
-        return await self.update(
-            lambda: handle.execute_update(SubscriptionWorkflow.cancel, request)
-        )
+        return await self._update_subscription(sub_id, SubscriptionWorkflow.cancel, request)
 
     @_translated
     async def record_usage(self, sub_id: str, usage: UsageInput) -> UsageResult | None:
@@ -212,10 +211,7 @@ class TemporalSide:
         Raises:
             InvalidInput: the workflow refused (unknown metric, negative quantity).
         """
-        handle = self._subscription(sub_id)
-        return await self.update(
-            lambda: handle.execute_update(SubscriptionWorkflow.record_usage, usage)
-        )
+        return await self._update_subscription(sub_id, SubscriptionWorkflow.record_usage, usage)
 
     # Invoices ----------------------------------------------------------------------------
     @_translated
@@ -281,6 +277,16 @@ class TemporalSide:
                 ) from None
             retries -= 1
             await asyncio.sleep(CLOSING_RETRY_SECONDS)
+
+    async def _update_subscription(
+        self,
+        sub_id: str,
+        update: UpdateMethodMultiParam[[SubscriptionWorkflow, R], T],
+        request: R,
+    ) -> T | None:
+        """Run a subscription's ``update`` with ``request`` (``update``: None once it closed)."""
+        handle = self._subscription(sub_id)
+        return await self.update(lambda: handle.execute_update(update, request))
 
     def no_worker(self, seconds: float | None = None) -> str:
         """``no worker answered on task queue ... within N s (is `make run` up?)``."""

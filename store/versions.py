@@ -15,14 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlmodel import Session, col, select
 
 from errors import InvalidInput
-from models.billing import (
-    AlertSnapshot,
-    ChargeTiming,
-    FlatCharge,
-    MetricSnapshot,
-    PlanVersionSnapshot,
-    UsageComponent,
-)
+from models import billing
 from store.checks import check_currency, check_decimal, check_net_terms
 from store.persist import to_model
 from store.tables import Metric, Plan, PlanComponent, PlanVersion, UsageAlert
@@ -55,7 +48,7 @@ class PlanVersionSpec(BaseModel):
     currency: str = "USD"
     period: str = "monthly"  # monthly | quarterly | yearly | ISO 8601 duration (PT1M)
     flat_amount: Decimal | None = None  # no flat charge when None
-    flat_timing: ChargeTiming = ChargeTiming.IN_ADVANCE
+    flat_timing: billing.ChargeTiming = billing.ChargeTiming.IN_ADVANCE
     components: list[ComponentSpec] = Field(default_factory=list)
     net_terms_days: int = 30
 
@@ -121,7 +114,9 @@ def add_version(
     return version
 
 
-def snapshots(session: Session, versions: Sequence[PlanVersion]) -> list[PlanVersionSnapshot]:
+def snapshots(
+    session: Session, versions: Sequence[PlanVersion]
+) -> list[billing.PlanVersionSnapshot]:
     """Snapshots of plan versions, with their plan's name, components and alerts."""
     ids = [version.id for version in versions]
     plan_ids = {version.plan_id for version in versions}
@@ -130,7 +125,7 @@ def snapshots(session: Session, versions: Sequence[PlanVersion]) -> list[PlanVer
     alerts = _alerts_of(session, ids)
     return [
         to_model(
-            PlanVersionSnapshot,
+            billing.PlanVersionSnapshot,
             version,
             version_id=version.id,
             plan_name=names[version.plan_id],
@@ -142,25 +137,29 @@ def snapshots(session: Session, versions: Sequence[PlanVersion]) -> list[PlanVer
     ]
 
 
-def metric_snapshot(row: Metric) -> MetricSnapshot:
+def metric_snapshot(row: Metric) -> billing.MetricSnapshot:
     """The snapshot of a stored metric."""
-    return to_model(MetricSnapshot, row, metric_id=row.id)
+    return to_model(billing.MetricSnapshot, row, metric_id=row.id)
 
 
-def alert_snapshot(row: UsageAlert) -> AlertSnapshot:
+def alert_snapshot(row: UsageAlert) -> billing.AlertSnapshot:
     """The snapshot of a stored usage alert."""
-    return to_model(AlertSnapshot, row, alert_id=row.id)
+    return to_model(billing.AlertSnapshot, row, alert_id=row.id)
 
 
-def _flat_charge(row: PlanVersion) -> FlatCharge | None:
+def _flat_charge(row: PlanVersion) -> billing.FlatCharge | None:
     if row.flat_amount is None or row.flat_timing is None:
         return None
-    return FlatCharge(amount=row.flat_amount, timing=row.flat_timing)
+    return billing.FlatCharge(amount=row.flat_amount, timing=row.flat_timing)
 
 
-def _components_of(session: Session, version_ids: list[str]) -> dict[str, list[UsageComponent]]:
+def _components_of(
+    session: Session, version_ids: list[str]
+) -> dict[str, list[billing.UsageComponent]]:
     """The usage components of each version, in the order they were given, metrics whole."""
-    components: dict[str, list[UsageComponent]] = {version_id: [] for version_id in version_ids}
+    components: dict[str, list[billing.UsageComponent]] = {
+        version_id: [] for version_id in version_ids
+    }
     query = (
         select(PlanComponent, Metric)
         .join(Metric, col(Metric.id) == col(PlanComponent.metric_id))
@@ -169,14 +168,14 @@ def _components_of(session: Session, version_ids: list[str]) -> dict[str, list[U
     )
     for component, metric in session.exec(query).all():
         components[component.plan_version_id].append(
-            to_model(UsageComponent, component, metric=metric_snapshot(metric))
+            to_model(billing.UsageComponent, component, metric=metric_snapshot(metric))
         )
     return components
 
 
-def _alerts_of(session: Session, version_ids: list[str]) -> dict[str, list[AlertSnapshot]]:
+def _alerts_of(session: Session, version_ids: list[str]) -> dict[str, list[billing.AlertSnapshot]]:
     """The usage alerts of each version, oldest first."""
-    alerts: dict[str, list[AlertSnapshot]] = {version_id: [] for version_id in version_ids}
+    alerts: dict[str, list[billing.AlertSnapshot]] = {version_id: [] for version_id in version_ids}
     query = (
         select(UsageAlert)
         .where(col(UsageAlert.plan_version_id).in_(version_ids))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -151,18 +152,19 @@ def parse_chunked(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
 class HttpProtocol(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection to one of the receiver's ports."""
 
-    def __init__(self, state: State, port: int, verifier: Any | None) -> None:
-        """Serve ``port`` into ``state``, verifying with ``verifier`` when it is set."""
+    def __init__(self, state: State, verifier: Any | None) -> None:
+        """Serve into ``state``, verifying with ``verifier`` when it is set."""
         self.state = state
-        self.port = port
         self.verifier = verifier
+        self.port = 0  # the port it was accepted on, once connected
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Keep the transport to answer on."""
+        """Keep the transport to answer on, and the port the connection came in on."""
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.port = transport.get_extra_info("sockname")[1]
 
     def data_received(self, data: bytes) -> None:
         """Answer every complete request in the buffer, in order (pipelining included)."""
@@ -250,16 +252,12 @@ async def serve(ports_file: Path, count: int, secrets: Sequence[str | None]) -> 
     servers: list[asyncio.Server] = []
     ports: list[int] = []
     for verifier in verifiers:
-        holder: dict[str, int] = {}
-
-        def factory(holder: dict[str, int] = holder, verifier: Any | None = verifier) -> Any:
-            return HttpProtocol(state, holder["port"], verifier)
-
+        factory = functools.partial(HttpProtocol, state, verifier)
         server = await loop.create_server(factory, "127.0.0.1", 0, backlog=1024)
-        holder["port"] = server.sockets[0].getsockname()[1]
-        state.per_port[holder["port"]] = 0
+        port = server.sockets[0].getsockname()[1]
+        state.per_port[port] = 0
         servers.append(server)
-        ports.append(holder["port"])
+        ports.append(port)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)

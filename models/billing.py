@@ -18,13 +18,6 @@ from models.delivery import Event
 from models.periods import period_bounds
 
 
-class ChargeTiming(StrEnum):
-    """When a flat charge is billed: at the start of its period or at its end."""
-
-    IN_ADVANCE = "in_advance"
-    IN_ARREARS = "in_arrears"
-
-
 class Aggregation(StrEnum):
     """How a metric's events add up to usage."""
 
@@ -59,6 +52,13 @@ class UsageComponent(BaseModel):
     metric: MetricSnapshot
     unit_price: Decimal
     free_units: Decimal = Decimal(0)
+
+
+class ChargeTiming(StrEnum):
+    """When a flat charge is billed: at the start of its period or at its end."""
+
+    IN_ADVANCE = "in_advance"
+    IN_ARREARS = "in_arrears"
 
 
 class FlatCharge(BaseModel):
@@ -190,6 +190,20 @@ class InvoiceState(BaseModel):
     external_payment_obj_status: str | None = None
 
 
+class PayInput(BaseModel):
+    """A payment of an invoice, with the payment provider's references."""
+
+    external_payment_obj_id: str | None = None
+    external_payment_obj_type: str | None = None
+    external_payment_obj_status: str | None = None
+
+
+class CancelInput(BaseModel):
+    """A cancellation: with immediate effect, or at the end of the current period."""
+
+    at_period_end: bool = False
+
+
 class UsageInput(BaseModel):
     """A batch of usage of one metric; a repeated idempotency key is ignored."""
 
@@ -204,20 +218,6 @@ class UsageResult(BaseModel):
     accepted: bool  # False when the idempotency key was seen before
     usage: Decimal  # the metric's usage in the current period after this batch
     alerts_triggered: list[str] = Field(default_factory=list)
-
-
-class CancelInput(BaseModel):
-    """A cancellation: with immediate effect, or at the end of the current period."""
-
-    at_period_end: bool = False
-
-
-class PayInput(BaseModel):
-    """A payment of an invoice, with the payment provider's references."""
-
-    external_payment_obj_id: str | None = None
-    external_payment_obj_type: str | None = None
-    external_payment_obj_status: str | None = None
 
 
 class SubscriptionState(BaseModel):

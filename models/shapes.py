@@ -104,6 +104,23 @@ class CustomerRef(_Payload):
     customer_id: str
 
 
+class LineItem(_Payload):
+    """A line of an Invoice (events.md, Invoice: LineItem)."""
+
+    name: str
+    start_date: DateTime
+    end_date: DateTime
+    quantity: Number | None
+    billing_type: Literal["in_advance", "in_arrears", "intermediate", "one_time"]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    plan: PlanDetail | None
+    subscription_filters: list[SubscriptionFilter] = Field(default_factory=list)
+    base: Money
+    adjustments: list[Any] = Field(default_factory=list)
+    amount: Money
+    subtotal: Money  # the same value as ``base``
+
+
 class InvoiceCustomer(CustomerRef):
     """The customer as an Invoice names it, with its address."""
 
@@ -124,23 +141,6 @@ class Integrations(_Payload):
 
     stripe: None = None
     braintree: None = None
-
-
-class LineItem(_Payload):
-    """A line of an Invoice (events.md, Invoice: LineItem)."""
-
-    name: str
-    start_date: DateTime
-    end_date: DateTime
-    quantity: Number | None
-    billing_type: Literal["in_advance", "in_arrears", "intermediate", "one_time"]
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    plan: PlanDetail | None
-    subscription_filters: list[SubscriptionFilter] = Field(default_factory=list)
-    base: Money
-    adjustments: list[Any] = Field(default_factory=list)
-    amount: Money
-    subtotal: Money  # the same value as ``base``
 
 
 class Invoice(_Payload):

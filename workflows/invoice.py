@@ -135,7 +135,9 @@ class InvoiceWorkflow:
 
     async def _save(self) -> None:
         self._show_status()
-        await store_call(BillingActivities.update_invoice, self._issued())
+        # An invoice started issued exists only since 0.4: no patch to ask.
+        since = self.input.issued is not None
+        await store_call(BillingActivities.update_invoice, self._issued(), since_0_2=since)
 
     def _show_status(self) -> None:
         state = self._issued()
@@ -144,4 +146,5 @@ class InvoiceWorkflow:
         workflow.upsert_search_attributes([BILLING_STATUS.value_set(status)])
 
     async def _emit(self, event_type: EventType) -> None:
-        await emit_events([invoice_event(event_type, self.input, self._issued(), workflow.now())])
+        event = invoice_event(event_type, self.input, self._issued(), workflow.now())
+        await emit_events([event], since_0_2=self.input.issued is not None)

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from models.search import BILLING_STATUS, CUSTOMER_ID, INVOICE_ID, SUBSCRIPTION_ID
 
 from workflows.emit import emit_events
-from workflows.versions import store_call
+from workflows.versions import ONE_STEP, store_call
 
 
 @workflow.defn
@@ -39,8 +39,10 @@ class InvoiceWorkflow:
 
     @workflow.run
     async def run(self, input: InvoiceWorkflowInput) -> InvoiceState:
-        if input.issued is not None:
-            # Issued, announced and given its attributes by the step that billed it (0.4).
+        if input.issued is not None and workflow.patched(ONE_STEP):
+            # Issued, announced and given its attributes by the step that billed it (0.4). Asked
+            # all the same: an earlier release's worker that took it in a rolling upgrade knew
+            # no ``issued`` and issued it itself, and this run must replay that.
             self.state = input.issued
         else:
             await self._issue(input)

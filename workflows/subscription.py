@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.emit import emit
 from workflows.policies import STORE_RETRY, STORE_TIMEOUT
 from workflows.versions import (
+    ONE_STEP,
     batched,
     cancel_after_start,
     close_issues_invoice,
@@ -73,8 +74,6 @@ class SubscriptionWorkflow:
     @workflow.init
     def __init__(self, input: SubscriptionWorkflowInput) -> None:
         self.sub = SubscriptionWorkflowState.opening(input)
-        # A run opened by its predecessor exists only since 0.4: it takes 0.4's paths without
-        # asking (no patch markers in every renewed run's history).
         self.opened = input.opened
         # The period's announcement (created or renewed) is fixed before any handler runs: a
         # cancellation that arrives at once is announced by its own event, not folded into it.
@@ -83,7 +82,7 @@ class SubscriptionWorkflow:
 
     @workflow.run
     async def run(self, input: SubscriptionWorkflowInput) -> SubscriptionState:
-        if input.opened:
+        if input.opened and self._one_step():
             self.sub.recorded = True  # recorded and announced by the run that renewed into it
         else:
             self._show_attributes()
@@ -183,7 +182,14 @@ class SubscriptionWorkflow:
         await emit(EventType.SUBSCRIPTION_RENEWED, key, self.announcement, self._search())
 
     def _one_step(self) -> bool:
-        return self.opened or one_step()
+        """Whether this run takes 0.4's steps (``workflows.versions.one_step``).
+
+        A run opened by its predecessor was continued as new by 0.4, yet it still asks: a worker
+        of an earlier release that took it during a rolling upgrade ran it the old way (its
+        input's ``opened`` unknown to it), and this run must replay that. It asks the one patch
+        only, before any command, so that a run of either kind replays.
+        """
+        return workflow.patched(ONE_STEP) if self.opened else one_step()
 
     @property
     def sub_id(self) -> str:

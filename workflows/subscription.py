@@ -77,8 +77,8 @@ class SubscriptionWorkflow:
         self.opened = input.opened
         # The period's announcement (created or renewed) is fixed before any handler runs: a
         # cancellation that arrives at once is announced by its own event, not folded into it.
-        # A run opened by its predecessor was announced by it.
-        self.announcement = {} if input.opened else _payload(self.sub, is_new=input.sequence == 0)
+        # (A run opened by its predecessor was announced by it, unless an earlier release ran it.)
+        self.announcement = _payload(self.sub, is_new=input.sequence == 0)
 
     @workflow.run
     async def run(self, input: SubscriptionWorkflowInput) -> SubscriptionState:

@@ -16,11 +16,14 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from client.api_keys import ApiKeys
 from client.catalog import Alerts, Customers, Metrics, Plans
 from client.core import WORKER_WAIT_SECONDS, Core
 from client.delivery import Attempts, Events, Messages
 from client.endpoints import Endpoints
+from client.ingest import UsageBatches
 from client.lifecycle import Invoices, Subscriptions, Usage
+from client.payments import Payments
 from config import Settings, get_settings
 from store import Store
 
@@ -57,6 +60,9 @@ class BillhookClient:
         messages: get, show, resend, list.
         attempts: list.
         events: publish, trigger.
+        usage_batches: ingest (many records, each with its key: the REST API's ``/usage``).
+        payments: stripe_event (a verified Stripe event paying an invoice).
+        api_keys: create, list, revoke, verify (the REST API's bearer keys).
     """
 
     def __init__(
@@ -80,6 +86,9 @@ class BillhookClient:
         self.messages = Messages(self._core)
         self.attempts = Attempts(self._core)
         self.events = Events(self._core)
+        self.usage_batches = UsageBatches(self._core)
+        self.payments = Payments(self._core, self.invoices)
+        self.api_keys = ApiKeys(self._core)
 
     @classmethod
     async def connect(

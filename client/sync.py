@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
+from client.api_keys import ApiKeys
 from client.billhook import BillhookClient
 from client.catalog import Alerts, Customers, Metrics, Plans
 from client.core import WORKER_WAIT_SECONDS
@@ -176,6 +177,12 @@ class SyncEvents(_Group[Events]):
     trigger = _Blocking(Events.trigger)
 
 
+class SyncApiKeys(_Group[ApiKeys]):
+    create = _Blocking(ApiKeys.create)
+    list = _Blocking(ApiKeys.list)
+    revoke = _Blocking(ApiKeys.revoke)
+
+
 class SyncBillhookClient:
     """``BillhookClient`` with blocking methods; see the module docstring.
 
@@ -206,6 +213,7 @@ class SyncBillhookClient:
         self.messages = SyncMessages(loop, client.messages)
         self.attempts = SyncAttempts(loop, client.attempts)
         self.events = SyncEvents(loop, client.events)
+        self.api_keys = SyncApiKeys(loop, client.api_keys)
 
     def run(self, operation: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine of ``self.client`` (or of its Temporal client) on its loop."""

@@ -188,6 +188,8 @@ class ApiRecords(Repository):
                 )
                 group.quantity += row.quantity
                 group.records += 1
+        for group in groups.values():
+            group.quantity = _plain(group.quantity)
         return list(groups.values())
 
     def settle_usage(self, group: PendingUsage, *, forwarded: bool) -> None:
@@ -202,3 +204,9 @@ class ApiRecords(Repository):
                 session.execute(sa.update(UsageRecord).where(*where).values(forwarded=True))
             else:
                 session.execute(sa.delete(UsageRecord).where(*where))
+
+
+def _plain(value: Decimal) -> Decimal:
+    """``value`` without the trailing zeros the money column adds: 3, not 3.000000 (nor 3E+0)."""
+    normal = value.normalize()
+    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import svix.webhooks
+from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 import config
@@ -82,7 +83,7 @@ async def make_key(settings: Settings, store: Store, name: str = "tests") -> str
 @pytest.fixture
 def api_settings(dev_settings: Settings) -> Settings:  # noqa: F811 (the imported fixture)
     """The test's settings on the dev server, with a Stripe signing secret."""
-    return dev_settings.model_copy(update={"stripe_webhook_secret": STRIPE_SECRET})
+    return dev_settings.model_copy(update={"stripe_webhook_secret": SecretStr(STRIPE_SECRET)})
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from openapi_spec_validator import validate
 
 from client.api_keys import ApiKeys
 from client.core import Core
-
 from tests.api.conftest import Api, error_of, make_key, ok
 
 

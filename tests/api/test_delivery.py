@@ -8,7 +8,6 @@ import pytest
 import svix.webhooks
 
 from models.events import EventType
-
 from tests.api.conftest import Api, cli_error, error_of, ok, received
 from tests.receiver import Receiver, serve
 
@@ -19,7 +18,10 @@ def receiver() -> Iterator[Receiver]:
 
 
 async def test_endpoint_lifecycle(
-    api: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    api: Api,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     body = {"url": receiver.url, "event_types": ["invoice.paid"], "name": "billing"}
     created = await ok(await api.http.post("/endpoints", json=body), 201)

@@ -209,4 +209,4 @@ class ApiRecords(Repository):
 def _plain(value: Decimal) -> Decimal:
     """``value`` without the trailing zeros the money column adds: 3, not 3.000000 (nor 3E+0)."""
     normal = value.normalize()
-    return normal.quantize(Decimal(1)) if normal.as_tuple().exponent > 0 else normal
+    return normal.quantize(Decimal(1)) if normal == normal.to_integral_value() else normal

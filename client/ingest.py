@@ -174,6 +174,8 @@ def _check_batch(records: Sequence[UsageRecordInput]) -> None:
             check_text("subscription id", record.subscription_id)
             check_text("metric id", record.metric_id)
             check_name("idempotency key", record.idempotency_key)
+            if not record.idempotency_key:
+                raise InvalidInput("the idempotency key is empty; give each record its own")
         except InvalidInput as exc:
             raise InvalidInput(f"record {position}: {exc}") from None
         key = (record.subscription_id, record.idempotency_key)

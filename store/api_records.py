@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlmodel import col, select
 
+from errors import InvalidInput
 from store.persist import Repository, get_or_not_found, insert_ignore, to_model
 from store.tables import ApiKey, StripeEvent, UsageRecord
 from store.validation import check_name
@@ -78,6 +79,8 @@ class ApiRecords(Repository):
         Raises:
             InvalidInput: an empty name, or one with control characters or over 200 long.
         """
+        if not name:
+            raise InvalidInput("an API key needs a name: say what it is for")
         check_name("API key name", name)
         row = ApiKey(
             id=API_KEY_ID_PREFIX + uuid.uuid4().hex,

@@ -167,6 +167,7 @@ async def test_a_bad_record_refuses_the_batch_and_writes_nothing(
         (spoiled(quantity="NaN"), 422, "records.2.quantity: "),
         (spoiled(idempotency_key="k0"), 422, "record 2: idempotency key 'k0' appears twice"),
         (spoiled(idempotency_key="a\nb"), 422, "record 2: "),
+        (spoiled(idempotency_key=""), 422, "record 2: the idempotency key is empty"),
         ([], 422, "a usage batch holds 1 to 10000 records, not 0"),
     ]
     for batch, status, message in cases:

@@ -19,6 +19,8 @@ from errors import StoreNotReady
 from store import Store
 
 TABLES = {"endpoint", "endpointsecret", "message", "delivery", "attempt"}
+#: The REST API's (0004).
+API_TABLES = {"apikey", "stripeevent", "usagerecord"}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -34,7 +36,9 @@ def test_upgrade_creates_the_tables_and_check_ready_passes(empty_store: Store) -
     empty_store.upgrade()
     empty_store.check_ready()
     inspector = sa.inspect(empty_store.engine)
-    assert set(inspector.get_table_names()) == TABLES | CATALOG_TABLES | {"alembic_version"}
+    assert set(inspector.get_table_names()) == (
+        TABLES | CATALOG_TABLES | API_TABLES | {"alembic_version"}
+    )
     with empty_store.engine.connect() as connection:
         assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0004"
 

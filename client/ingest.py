@@ -136,10 +136,11 @@ class UsageBatches:
 
         results = await asyncio.gather(*(one(g) for g in pending), return_exceptions=True)
         usage: dict[tuple[str, str], SubscriptionUsage] = {}
+        taken, refused = [], []
         failure: BaseException | None = None
         for group, result in zip(pending, results, strict=True):
             if isinstance(result, UsageResult):
-                await self._core.blocking(api.settle_usage, group, forwarded=True)
+                taken.append(group)
                 usage[(group.subscription_id, group.metric_id)] = SubscriptionUsage(
                     subscription_id=group.subscription_id,
                     metric_id=group.metric_id,
@@ -149,8 +150,9 @@ class UsageBatches:
                 continue
             if isinstance(result, InvalidInput | Conflict):
                 # The workflow refused: never counted, so not kept (its subscription just ended).
-                await self._core.blocking(api.settle_usage, group, forwarded=False)
+                refused.append(group)
             failure = failure or result
+        await self._core.blocking(api.settle_usage, taken, refused)
         if isinstance(failure, NoWorker):
             raise NoWorker(
                 f"{failure}; the records are stored: send them again with the same keys and "

@@ -68,8 +68,7 @@ def test_ingested_usage_counts_each_key_once_and_groups_what_is_pending(
     assert set(pending) == {(batch, "sub_a"), (again, "sub_a")}
     first = pending[(batch, "sub_a")]
     assert (first.quantity, first.records, str(first.quantity)) == (Decimal("3.75"), 2, "3.75")
-    records.settle_usage(first, forwarded=True)
-    records.settle_usage(pending[(again, "sub_a")], forwarded=False)  # refused: forgotten
+    records.settle_usage([first], [pending[(again, "sub_a")]])  # the second refused: forgotten
     assert records.pending_usage(["sub_a"]) == []
     # A forgotten key may be sent again; a forwarded one stays a duplicate.
     _, retried = records.ingest_usage([usage("sub_a", "k3"), usage("sub_a", "k1")], NOW)

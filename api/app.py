@@ -22,6 +22,7 @@ from api import billing, catalog, delivery, stripe
 from api.deps import client_of
 from api.pagination import BadRequest
 from client import BillhookClient
+from client.core import WORKER_WAIT_SECONDS
 from config import InvalidSettings, Settings
 from errors import (
     BillhookError,
@@ -89,6 +90,7 @@ def create_app(
     *,
     store: Store | None = None,
     client: BillhookClient | None = None,
+    worker_wait: float = WORKER_WAIT_SECONDS,
 ) -> FastAPI:
     """billhook's REST API on ``settings`` (``BILLHOOK_*``).
 
@@ -96,11 +98,12 @@ def create_app(
         settings: the store, Temporal, the task queue, the Stripe signing secret.
         store: a store to use instead of opening ``settings.database_url``.
         client: a client to use; by default one is made as the server starts, on its loop.
+        worker_wait: seconds a request waits for a worker before answering 503 ``no_worker``.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        billhook = client or BillhookClient(settings, store=store)
+        billhook = client or BillhookClient(settings, store=store, worker_wait=worker_wait)
         app.state.billhook = billhook
         try:
             yield

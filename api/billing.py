@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import Client
-from api.pagination import Cursor, Limit, Page, paginate
+from api.pagination import Cursor, Limit, Page, page_of
 from client.ingest import MAX_BATCH, IngestResult, UsageRecordInput
 from client.inputs import SubscriptionInput
 from client.results import (
@@ -49,12 +49,8 @@ async def list_subscriptions(
     cursor: Cursor = None,
 ) -> Page[SubscriptionSummary]:
     """Subscriptions newest first, of one customer and/or in one status."""
-    return await paginate(
-        lambda n: billhook.subscriptions.list(customer_id, status),
-        lambda s: s.subscription_id,
-        limit,
-        cursor,
-    )
+    subscriptions = await billhook.subscriptions.list(customer_id, status)
+    return page_of(subscriptions, lambda s: s.subscription_id, limit, cursor)
 
 
 @router.get("/subscriptions/{subscription_id}", tags=["subscriptions"])
@@ -88,12 +84,8 @@ async def list_invoices(
     cursor: Cursor = None,
 ) -> Page[InvoiceState]:
     """Invoices newest first, of one customer and/or subscription and/or in one status."""
-    return await paginate(
-        lambda n: billhook.invoices.list(customer_id, subscription_id, status),
-        lambda i: i.invoice_id,
-        limit,
-        cursor,
-    )
+    invoices = await billhook.invoices.list(customer_id, subscription_id, status)
+    return page_of(invoices, lambda i: i.invoice_id, limit, cursor)
 
 
 @router.get("/invoices/{invoice_id}", tags=["invoices"])

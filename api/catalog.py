@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import Client
-from api.pagination import Cursor, Limit, Page, paginate
+from api.pagination import Cursor, Limit, Page, page_of
 from client.inputs import AlertInput, MetricInput
 from client.results import AlertDetails, CustomerCreated, CustomerDetails
 from models.billing import CustomerSnapshot, MetricSnapshot, PlanVersionSnapshot
@@ -31,9 +31,7 @@ async def list_customers(
     billhook: Client, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[CustomerSnapshot]:
     """Customers, oldest first."""
-    return await paginate(
-        lambda n: billhook.customers.list(), lambda c: c.customer_id, limit, cursor
-    )
+    return page_of(await billhook.customers.list(), lambda c: c.customer_id, limit, cursor)
 
 
 @router.get("/customers/{customer_id}", tags=["customers"])
@@ -53,7 +51,7 @@ async def list_metrics(
     billhook: Client, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[MetricSnapshot]:
     """Metrics, oldest first."""
-    return await paginate(lambda n: billhook.metrics.list(), lambda m: m.metric_id, limit, cursor)
+    return page_of(await billhook.metrics.list(), lambda m: m.metric_id, limit, cursor)
 
 
 @router.post("/plans", status_code=201, tags=["plans"])
@@ -68,7 +66,7 @@ async def list_plans(
     billhook: Client, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[PlanVersionSnapshot]:
     """Every plan's newest version, oldest plan first."""
-    return await paginate(lambda n: billhook.plans.list(), lambda p: p.plan_id, limit, cursor)
+    return page_of(await billhook.plans.list(), lambda p: p.plan_id, limit, cursor)
 
 
 @router.get("/plans/{plan_id}", tags=["plans"])
@@ -105,6 +103,6 @@ async def list_alerts(
     cursor: Cursor = None,
 ) -> Page[AlertDetails]:
     """Usage alerts, oldest first, of one plan version when given."""
-    return await paginate(
-        lambda n: billhook.alerts.list(plan_version_id), lambda a: a.alert.alert_id, limit, cursor
+    return page_of(
+        await billhook.alerts.list(plan_version_id), lambda a: a.alert.alert_id, limit, cursor
     )

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from api.deps import Client
-from api.pagination import MAX_PAGE, Cursor, Limit, Page, paginate
+from api.pagination import MAX_PAGE, Cursor, Limit, Page, page_of, paginate
 from client.inputs import EndpointInput, EndpointUpdate
 from client.results import (
     DeliveryOutcome,
@@ -75,7 +75,7 @@ async def list_endpoints(
     billhook: Client, limit: Limit = 100, cursor: Cursor = None
 ) -> Page[Endpoint]:
     """Endpoints, oldest first (never their secrets)."""
-    return await paginate(lambda n: billhook.endpoints.list(), lambda e: e.id, limit, cursor)
+    return page_of(await billhook.endpoints.list(), lambda e: e.id, limit, cursor)
 
 
 @router.get("/endpoints/{endpoint_id}", tags=["endpoints"])

@@ -62,18 +62,27 @@ async def paginate(
     limit: int,
     cursor: str | None,
 ) -> Page[T]:
-    """The page after ``cursor`` of the listing ``fetch(n)`` gives (at least its first n items).
+    """The page after ``cursor`` of a listing read ``n`` items at a time (``fetch(n)``).
+
+    Raises:
+        BadRequest: the cursor is not one this API gave, or its item has left the listing.
+    """
+    if cursor is None:
+        return page_of(await fetch(limit + 1), key, limit, None)
+    offset, _ = _decode(cursor)
+    # Room for items added in front meanwhile: the last item may have moved down.
+    return page_of(await fetch(2 * (offset + limit) + 1), key, limit, cursor)
+
+
+def page_of(items: Sequence[T], key: Callable[[T], str], limit: int, cursor: str | None) -> Page[T]:
+    """The page after ``cursor`` of a listing read whole (``items``).
 
     Raises:
         BadRequest: the cursor is not one this API gave, or its item has left the listing.
     """
     start = 0
-    if cursor is None:
-        items = await fetch(limit + 1)
-    else:
+    if cursor is not None:
         offset, last = _decode(cursor)
-        # Room for items added in front meanwhile: the last item may have moved down.
-        items = await fetch(2 * (offset + limit) + 1)
         keys = [key(item) for item in items]
         if 0 < offset <= len(keys) and keys[offset - 1] == last:
             start = offset

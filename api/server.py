@@ -5,12 +5,18 @@ from __future__ import annotations
 import uvicorn
 
 from api.app import create_app
+from client.core import WORKER_WAIT_SECONDS
 from config import Settings
 from store import Store
 
 
 def build_server(
-    settings: Settings, host: str, port: int, *, store: Store | None = None
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    store: Store | None = None,
+    worker_wait: float = WORKER_WAIT_SECONDS,
 ) -> uvicorn.Server:
     """A uvicorn server of the API on ``host:port``; ``run()`` serves until it is told to stop.
 
@@ -18,7 +24,7 @@ def build_server(
     answers do not, and a query string may carry ids that need not be in logs.
     """
     config = uvicorn.Config(
-        create_app(settings, store=store),
+        create_app(settings, store=store, worker_wait=worker_wait),
         host=host,
         port=port,
         access_log=False,

@@ -54,13 +54,13 @@ class Api:
 
 
 @contextmanager
-def serving(settings: Settings, store: Store) -> Iterator[str]:
+def serving(settings: Settings, store: Store, worker_wait: float = 10.0) -> Iterator[str]:
     """The API on a free port of 127.0.0.1 for the block's duration; its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = build_server(settings, "127.0.0.1", port, store=store)
+    server = build_server(settings, "127.0.0.1", port, store=store, worker_wait=worker_wait)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

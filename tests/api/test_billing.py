@@ -8,10 +8,15 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
+from temporalio.testing import WorkflowEnvironment
 
-from tests.api.conftest import Api, cli_error, error_of, ok, received
+from config import Settings
+from store import Store
+from tests.api.conftest import Api, cli_error, error_of, make_key, ok, received, serving
+from tests.conftest import RunWorker
 from tests.receiver import Receiver, serve
 
 
@@ -211,3 +216,28 @@ async def test_catalog_refusals_match_the_command_line(
     assert error_of(unknown, 404)["message"].startswith("no customer nobody")
     assert error_of(await api.http.get("/invoices/invoice_nope"), 404)["code"] == "not_found"
     assert error_of(await api.http.post("/invoices/invoice_nope/pay"), 404)["code"] == "not_found"
+
+
+async def test_records_a_missing_worker_left_count_once_when_sent_again(
+    dev_env: WorkflowEnvironment, api_settings: Settings, store: Store, run_worker: RunWorker
+) -> None:
+    key = await make_key(api_settings, store)
+    with serving(api_settings, store, worker_wait=2.0) as url:
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
+            api = Api(url, key, http, api_settings, store)
+            async with run_worker(dev_env.client, api_settings):
+                sub_id, metric_id, _ = await billing_setup(api, "acme-alone")
+            batch = records(sub_id, metric_id, range(10))
+            alone = error_of(await http.post("/usage", json=batch), 503)
+            assert alone["code"] == "no_worker"
+            assert alone["message"].endswith(
+                "the records are stored: send them again with the same keys and they count once"
+            )
+            assert usage_rows(api) == 10
+            async with run_worker(dev_env.client, api_settings):
+                again = await ok(await http.post("/usage", json=batch))
+                assert (again["accepted"], again["duplicates"]) == (0, 10)
+                assert again["usage"][0]["usage"] == "10"
+                live = await ok(await http.get(f"/subscriptions/{sub_id}"))
+                assert live["live"] and Decimal(live["state"]["usage"][metric_id]) == 10

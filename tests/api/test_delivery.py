@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -145,3 +146,24 @@ async def test_messages_deliveries_resend_and_attempts(api: Api, receiver: Recei
     )
     assert error_of(nowhere, 404)["message"].startswith("no endpoint whend_nope")
     assert error_of(await api.http.get("/messages/msg_nope"), 404)["code"] == "not_found"
+
+
+async def test_messages_are_paged_newest_first_while_new_ones_arrive(api: Api) -> None:
+    ids = []
+    for n in range(3):
+        created = await api.http.post("/customers", json={"customer_id": f"acme-page-{n}"})
+        ids.append((await ok(created, 201))["message_id"])
+    params: dict[str, str | int] = {"event_type": "customer.created", "limit": 2}
+    for _ in range(200):
+        first = await ok(await api.http.get("/messages", params=params))
+        if first["next_cursor"] is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert [m["id"] for m in first["data"]] == ids[::-1][:2]
+    # A newer message in front does not shift the next page.
+    await ok(await api.http.post("/customers", json={"customer_id": "acme-page-new"}), 201)
+    await asyncio.sleep(1)
+    rest = await ok(
+        await api.http.get("/messages", params=params | {"cursor": first["next_cursor"]})
+    )
+    assert ([m["id"] for m in rest["data"]], rest["next_cursor"]) == ([ids[0]], None)

@@ -144,6 +144,11 @@ def create_app(
         code = HTTP_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, str(exc.detail))
 
+    @app.exception_handler(Exception)
+    async def failure(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not a refusal: the server's log has the traceback; the answer names no detail.
+        return error_response(500, "internal", "the API failed on this request; see its log")
+
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, Any]:
         """Whether the API runs (no key needed)."""

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+from types import FrameType
 
 from config import Settings
+from errors import BillhookError
 from starter.runtime import Subcommands
 
 
@@ -29,7 +33,16 @@ def serve_api(args: argparse.Namespace, settings: Settings) -> None:
         file=sys.stderr,
         flush=True,
     )
-    server.run()
+    # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again for the
+    # handler it found: this one, so that a stop asked for is a clean exit (0), as the worker's.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _stopped)
+    with contextlib.suppress(SystemExit):  # uvicorn's way of saying it could not start
+        server.run()
     if not server.started:
-        raise SystemExit(f"error: the API could not listen on {host}:{port}")
+        raise BillhookError(f"the API could not listen on {host}:{port} (is it taken?)")
     print("billhook API stopped", file=sys.stderr)
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """Nothing: uvicorn has already stopped when it raises the signal again."""

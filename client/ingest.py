@@ -29,6 +29,8 @@ from store.validation import check_name, check_text
 
 #: The most records one batch may hold.
 MAX_BATCH = 10_000
+#: Updates in flight at once while a batch is forwarded (one per subscription and metric).
+FORWARD_CONCURRENCY = 64
 
 
 class UsageRecordInput(BaseModel):
@@ -122,6 +124,7 @@ class UsageBatches:
         if not pending:
             return []
         temporal = await self._core.temporal()
+        limit = asyncio.Semaphore(FORWARD_CONCURRENCY)
 
         async def one(group: PendingUsage) -> UsageResult:
             usage = UsageInput(
@@ -129,7 +132,8 @@ class UsageBatches:
                 quantity=group.quantity,
                 idempotency_key=f"batch:{group.batch_id}:{group.metric_id}",
             )
-            result = await temporal.record_usage(group.subscription_id, usage)
+            async with limit:
+                result = await temporal.record_usage(group.subscription_id, usage)
             if result is None:
                 raise await closed_subscription(self._core, group.subscription_id)
             return result

@@ -46,11 +46,16 @@ def dev_server(settings: Settings) -> Iterator[None]:
         _wait_for(settings.temporal_address, server)
         yield
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, 10)
+
+
+def stop(server: subprocess.Popen[bytes], wait: float) -> None:
+    """End a dev server: SIGTERM, then SIGKILL if it has not exited within ``wait`` s."""
+    server.terminate()
+    try:
+        server.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def _wait_for(address: str, server: subprocess.Popen[bytes]) -> None:

@@ -22,6 +22,8 @@ with workflow.unsafe.imports_passed_through():
 
 
 class BareInput(BaseModel):
+    """A bare subscription: when its period ends, how long periods are, where renewals go."""
+
     subscription_id: str
     period_end: datetime
     period: timedelta
@@ -29,6 +31,8 @@ class BareInput(BaseModel):
 
 
 class BarePost(BaseModel):
+    """One renewal's webhook: the subscription, the period that ended, the receiver's URL."""
+
     subscription_id: str
     period_end: datetime
     url: str
@@ -57,6 +61,8 @@ class BareActivities:
 
 @workflow.defn
 class BareRenewalWorkflow:
+    """One renewal: its webhook posted by one activity."""
+
     @workflow.run
     async def run(self, input: BarePost) -> None:
         await workflow.execute_activity_method(
@@ -66,6 +72,8 @@ class BareRenewalWorkflow:
 
 @workflow.defn
 class BareSubscriptionWorkflow:
+    """A subscription: sleeps until its period ends, renews, continues as new."""
+
     @workflow.run
     async def run(self, input: BareInput) -> None:
         await workflow.sleep(max(input.period_end - workflow.now(), timedelta(0)))

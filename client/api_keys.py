@@ -13,7 +13,7 @@ import secrets
 
 from pydantic import BaseModel
 
-from client.core import Core
+from client.core import Group, M, operation
 from store.api_records import ApiKeyInfo, ApiRecords
 
 API_KEY_PREFIX = "bh_"
@@ -35,15 +35,13 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class ApiKeys:
+class ApiKeys(Group[M]):
     """The REST API's bearer keys: create (shown once), list, revoke, check."""
-
-    def __init__(self, core: Core) -> None:
-        self._core = core
 
     async def _records(self) -> ApiRecords:
         return ApiRecords((await self._core.store()).engine)
 
+    @operation
     async def create(self, name: str) -> ApiKeyCreated:
         """Make a key named ``name``; the answer holds the key, this once.
 
@@ -57,11 +55,13 @@ class ApiKeys:
         )
         return ApiKeyCreated(key=info, secret=secret)
 
+    @operation
     async def list(self) -> list[ApiKeyInfo]:
         """Every key (never the key itself), oldest first, revoked ones too."""
         records = await self._records()
         return await self._core.blocking(records.list_api_keys)
 
+    @operation
     async def revoke(self, key_id: str) -> ApiKeyInfo:
         """Revoke a key: the API refuses it from now on.
 
@@ -71,6 +71,7 @@ class ApiKeys:
         records = await self._records()
         return await self._core.blocking(records.revoke_api_key, key_id, self._core.now())
 
+    @operation
     async def verify(self, key: str) -> bool:
         """Whether ``key`` is a key made here and not revoked."""
         if not key.startswith(API_KEY_PREFIX) or len(key) > MAX_KEY_LENGTH:

@@ -13,12 +13,11 @@ Inputs and results are pydantic models; every refusal and failure is one of bill
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic
 
 from client.api_keys import ApiKeys
 from client.catalog import Alerts, Customers, Metrics, Plans
-from client.core import WORKER_WAIT_SECONDS, Core
+from client.core import WORKER_WAIT_SECONDS, Async, Core, Loop, M
 from client.delivery import Attempts, Events, Messages
 from client.endpoints import Endpoints
 from client.ingest import UsageBatches
@@ -33,7 +32,27 @@ if TYPE_CHECKING:
     from client.sync import SyncBillhookClient
 
 
-class BillhookClient:
+class Groups(Generic[M]):
+    """Every group of operations, all coroutines (``Groups[Async]``) or all blocking."""
+
+    def _add_groups(self, core: Core, loop: Loop | None = None) -> None:
+        self.customers: Customers[M] = Customers(core, loop)
+        self.metrics: Metrics[M] = Metrics(core, loop)
+        self.plans: Plans[M] = Plans(core, loop)
+        self.alerts: Alerts[M] = Alerts(core, loop)
+        self.subscriptions: Subscriptions[M] = Subscriptions(core, loop)
+        self.usage: Usage[M] = Usage(core, loop)
+        self.invoices: Invoices[M] = Invoices(core, loop)
+        self.endpoints: Endpoints[M] = Endpoints(core, loop)
+        self.messages: Messages[M] = Messages(core, loop)
+        self.attempts: Attempts[M] = Attempts(core, loop)
+        self.events: Events[M] = Events(core, loop)
+        self.usage_batches: UsageBatches[M] = UsageBatches(core, loop)
+        self.payments: Payments[M] = Payments(core, loop)
+        self.api_keys: ApiKeys[M] = ApiKeys(core, loop)
+
+
+class BillhookClient(Groups[Async]):
     """billhook's operations on one store and one Temporal namespace and task queue.
 
     The store is opened on first use and Temporal connected on the first operation that
@@ -75,20 +94,7 @@ class BillhookClient:
     ) -> None:
         self.settings = settings or get_settings()
         self._core = Core(self.settings, store=store, temporal=temporal, worker_wait=worker_wait)
-        self.customers = Customers(self._core)
-        self.metrics = Metrics(self._core)
-        self.plans = Plans(self._core)
-        self.alerts = Alerts(self._core)
-        self.subscriptions = Subscriptions(self._core)
-        self.usage = Usage(self._core)
-        self.invoices = Invoices(self._core)
-        self.endpoints = Endpoints(self._core)
-        self.messages = Messages(self._core)
-        self.attempts = Attempts(self._core)
-        self.events = Events(self._core)
-        self.usage_batches = UsageBatches(self._core)
-        self.payments = Payments(self._core, self.invoices)
-        self.api_keys = ApiKeys(self._core)
+        self._add_groups(self._core)
 
     @classmethod
     async def connect(
@@ -143,10 +149,5 @@ class BillhookClient:
     async def __aenter__(self) -> BillhookClient:
         return self
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()

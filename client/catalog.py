@@ -7,8 +7,9 @@ once); the rest are catalog records, written and read in the store.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from client.core import Core
+from client.core import Group, M, on_catalog, operation
 from client.inputs import AlertInput, MetricInput
 from client.results import (
     AlertDetails,
@@ -44,12 +45,41 @@ def summaries(catalog: Catalog, states: Sequence[SubscriptionState]) -> list[Sub
     ]
 
 
-class Customers:
+def customer_details(catalog: Catalog, customer_id: str) -> CustomerDetails:
+    """A customer with its subscriptions and its invoices, newest first.
+
+    Raises:
+        NotFound: no such customer.
+    """
+    customer = catalog.get_customer(customer_id)
+    states = catalog.list_subscriptions(customer_id=customer.customer_id)
+    return CustomerDetails(
+        customer=customer,
+        subscriptions=summaries(catalog, states),
+        invoices=catalog.list_invoices(customer_id=customer.customer_id),
+    )
+
+
+def alert_details(catalog: Catalog, plan_version_id: str | None = None) -> list[AlertDetails]:
+    """Usage alerts oldest first (of one plan version when given), each with its version.
+
+    Raises:
+        NotFound: ``plan_version_id`` names no plan version.
+    """
+    alerts = catalog.list_alerts(plan_version_id)
+    versions = {
+        alert.alert_id: version
+        for latest in catalog.list_plans()
+        for version in catalog.plan_versions(latest.plan_id)
+        for alert in version.alerts
+    }
+    return [AlertDetails(alert=a, version=versions.get(a.alert_id)) for a in alerts]
+
+
+class Customers(Group[M]):
     """Customers: created by their workflow, read from the catalog."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
-
+    @operation
     async def create(self, customer: CustomerSnapshot) -> CustomerCreated:
         """Check the customer, then run its workflow, which stores it and emits the event.
 
@@ -59,53 +89,21 @@ class Customers:
             NoWorker: no worker ran the workflow in time (it is created once one runs).
         """
         check_customer(customer)
-        catalog = await self._core.catalog()
-        if await self._core.blocking(catalog.customer_exists, customer.customer_id):
+        if await self._in_catalog(Catalog.customer_exists, customer.customer_id):
             raise customer_exists(customer.customer_id)
         temporal = await self._core.temporal()
         message_id = await temporal.create_customer(customer)
         return CustomerCreated(customer=customer, message_id=message_id)
 
-    async def get(self, customer_id: str) -> CustomerSnapshot:
-        """The customer ``customer_id``.
-
-        Raises:
-            NotFound: no such customer.
-        """
-        catalog = await self._core.catalog()
-        return await self._core.blocking(catalog.get_customer, customer_id)
-
-    async def list(self) -> list[CustomerSnapshot]:
-        """Every customer, oldest first."""
-        catalog = await self._core.catalog()
-        return await self._core.blocking(catalog.list_customers)
-
-    async def show(self, customer_id: str) -> CustomerDetails:
-        """A customer with its subscriptions and its invoices, newest first.
-
-        Raises:
-            NotFound: no such customer.
-        """
-        catalog = await self._core.catalog()
-
-        def read() -> CustomerDetails:
-            customer = catalog.get_customer(customer_id)
-            states = catalog.list_subscriptions(customer_id=customer.customer_id)
-            return CustomerDetails(
-                customer=customer,
-                subscriptions=summaries(catalog, states),
-                invoices=catalog.list_invoices(customer_id=customer.customer_id),
-            )
-
-        return await self._core.blocking(read)
+    get = on_catalog(Catalog.get_customer)
+    list = on_catalog(Catalog.list_customers)
+    show = on_catalog(customer_details)
 
 
-class Metrics:
+class Metrics(Group[M]):
     """Usage metrics: what a plan's usage components count or sum."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
-
+    @operation
     async def create(self, metric: MetricInput) -> MetricSnapshot:
         """Create a metric.
 
@@ -114,9 +112,8 @@ class Metrics:
         """
         if metric.aggregation is Aggregation.SUM and metric.property_name is None:
             raise InvalidInput("a sum metric adds up a property of its events; give the property")
-        catalog = await self._core.catalog()
-        return await self._core.blocking(
-            catalog.create_metric,
+        return await self._in_catalog(
+            Catalog.create_metric,
             metric.name,
             metric.event_name,
             metric.aggregation,
@@ -124,27 +121,22 @@ class Metrics:
             property_name=metric.property_name,
         )
 
-    async def list(self) -> list[MetricSnapshot]:
-        """Every metric, oldest first."""
-        catalog = await self._core.catalog()
-        return await self._core.blocking(catalog.list_metrics)
+    list = on_catalog(Catalog.list_metrics)
 
 
-class Plans:
+class Plans(Group[M]):
     """Plans and their versions; running subscriptions move to the newest when they renew."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
-
+    @operation
     async def create(self, name: str, spec: PlanVersionSpec) -> PlanVersionSnapshot:
         """Create a plan and its version 1.
 
         Raises:
             InvalidInput: an empty name or a bad spec (currency, period, amounts, metrics).
         """
-        catalog = await self._core.catalog()
-        return await self._core.blocking(catalog.create_plan, name, spec, self._core.now())
+        return await self._in_catalog(Catalog.create_plan, name, spec, self._core.now())
 
+    @operation
     async def new_version(self, plan_id: str, spec: PlanVersionSpec) -> PlanVersionSnapshot:
         """Add the next version to a plan, described whole by ``spec``.
 
@@ -152,39 +144,17 @@ class Plans:
             InvalidInput: a bad spec.
             NotFound: no such plan.
         """
-        catalog = await self._core.catalog()
-        return await self._core.blocking(catalog.new_plan_version, plan_id, spec, self._core.now())
+        return await self._in_catalog(Catalog.new_plan_version, plan_id, spec, self._core.now())
 
-    async def latest(self, plan_id: str) -> PlanVersionSnapshot:
-        """The newest version of a plan.
-
-        Raises:
-            NotFound: no such plan.
-        """
-        catalog = await self._core.catalog()
-        return await self._core.blocking(catalog.latest_version, plan_id)
-
-    async def versions(self, plan_id: str) -> list[PlanVersionSnapshot]:
-        """Every version of a plan, version 1 first.
-
-        Raises:
-            NotFound: no such plan.
-        """
-        catalog = await self._core.catalog()
-        return await self._core.blocking(catalog.plan_versions, plan_id)
-
-    async def list(self) -> list[PlanVersionSnapshot]:
-        """The newest version of every plan, oldest plan first."""
-        catalog = await self._core.catalog()
-        return await self._core.blocking(catalog.list_plans)
+    latest = on_catalog(Catalog.latest_version)
+    versions = on_catalog(Catalog.plan_versions)
+    list = on_catalog(Catalog.list_plans)
 
 
-class Alerts:
+class Alerts(Group[M]):
     """Usage alerts: ``usage_alert.triggered`` when a period's usage crosses a threshold."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
-
+    @operation
     async def create(self, alert: AlertInput) -> AlertDetails:
         """Create an alert on a plan version (or on a plan's newest version).
 
@@ -195,36 +165,16 @@ class Alerts:
         """
         if (alert.plan_version_id is None) == (alert.plan_id is None):
             raise InvalidInput("an alert watches one plan version: give a plan version or a plan")
-        catalog = await self._core.catalog()
+        return await self._in_catalog(create_alert, alert, self._core.now())
 
-        def create() -> AlertDetails:
-            version_id = alert.plan_version_id
-            if version_id is None:
-                assert alert.plan_id is not None
-                version_id = catalog.latest_version(alert.plan_id).version_id
-            created = catalog.create_alert(
-                alert.metric_id, version_id, alert.threshold, self._core.now()
-            )
-            return AlertDetails(alert=created, version=catalog.get_version(version_id))
+    list = on_catalog(alert_details)
 
-        return await self._core.blocking(create)
 
-    async def list(self, plan_version_id: str | None = None) -> list[AlertDetails]:
-        """Usage alerts oldest first (of one plan version when given), each with its version.
-
-        Raises:
-            NotFound: ``plan_version_id`` names no plan version.
-        """
-        catalog = await self._core.catalog()
-
-        def read() -> list[AlertDetails]:
-            alerts = catalog.list_alerts(plan_version_id)
-            versions = {
-                alert.alert_id: version
-                for latest in catalog.list_plans()
-                for version in catalog.plan_versions(latest.plan_id)
-                for alert in version.alerts
-            }
-            return [AlertDetails(alert=a, version=versions.get(a.alert_id)) for a in alerts]
-
-        return await self._core.blocking(read)
+def create_alert(catalog: Catalog, alert: AlertInput, now: datetime) -> AlertDetails:
+    """Create ``alert`` on its plan version, or on its plan's newest (blocking)."""
+    version_id = alert.plan_version_id
+    if version_id is None:
+        assert alert.plan_id is not None
+        version_id = catalog.latest_version(alert.plan_id).version_id
+    created = catalog.create_alert(alert.metric_id, version_id, alert.threshold, now)
+    return AlertDetails(alert=created, version=catalog.get_version(version_id))

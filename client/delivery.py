@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from client.core import Core
+from client.core import Group, M, on_store, operation
 from client.ids import resend_workflow_id
 from client.results import DeliveryOutcome, DeliveryProgress, MessageDetails, TriggerResult
 from errors import Conflict, NotFound
@@ -36,37 +36,23 @@ TRIGGER_WAIT_SECONDS = 20.0
 OnDelivery = Callable[[DeliveryProgress], None]
 
 
-class Messages:
+def message_details(store: Store, message_id: str) -> MessageDetails:
+    """A message with its deliveries.
+
+    Raises:
+        NotFound: no such message.
+    """
+    message = store.get_message(message_id)
+    return MessageDetails(message=message, deliveries=store.deliveries_for_message(message.id))
+
+
+class Messages(Group[M]):
     """Emitted messages, their deliveries, and resending one by hand."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
+    get = on_store(Store.get_message)
+    show = on_store(message_details)
 
-    async def get(self, message_id: str) -> Message:
-        """The message ``message_id``.
-
-        Raises:
-            NotFound: no such message.
-        """
-        store = await self._core.store()
-        return await self._core.blocking(store.get_message, message_id)
-
-    async def show(self, message_id: str) -> MessageDetails:
-        """A message with its deliveries.
-
-        Raises:
-            NotFound: no such message.
-        """
-        store = await self._core.store()
-
-        def read() -> MessageDetails:
-            message = store.get_message(message_id)
-            return MessageDetails(
-                message=message, deliveries=store.deliveries_for_message(message.id)
-            )
-
-        return await self._core.blocking(read)
-
+    @operation
     async def resend(
         self,
         message_id: str,
@@ -82,10 +68,7 @@ class Messages:
             NotFound: no such message or endpoint.
             Conflict: the message was delivered to no endpoint and none was given.
         """
-        store = await self._core.store()
-        message, endpoint_ids = await self._core.blocking(
-            self._resend_targets, store, message_id, endpoint_id
-        )
+        message, endpoint_ids = await self._in_store(resend_targets, message_id, endpoint_id)
         temporal = await self._core.temporal()
         progress = ManualDeliveryProgress(total=len(endpoint_ids))
         if on_progress is not None:
@@ -103,25 +86,11 @@ class Messages:
             return status
 
         statuses = await asyncio.gather(*(one(target) for target in endpoint_ids))
-        return await self._core.blocking(
-            _outcomes, store, message.id, dict(zip(endpoint_ids, statuses, strict=True))
+        return await self._in_store(
+            _outcomes, message.id, dict(zip(endpoint_ids, statuses, strict=True))
         )
 
-    @staticmethod
-    def _resend_targets(
-        store: Store, message_id: str, endpoint_id: str | None
-    ) -> tuple[Message, list[str]]:
-        message = store.get_message(message_id)
-        if endpoint_id is not None:
-            return message, [store.get_endpoint(endpoint_id).id]
-        targets = [d.endpoint_id for d in store.deliveries_for_message(message.id)]
-        if not targets:
-            raise Conflict(
-                f"message {message.id} was delivered to no endpoint (none subscribed to "
-                f"{message.event_type} when it was emitted); resend it with --endpoint ID"
-            )
-        return message, targets
-
+    @operation
     async def list(
         self,
         status: DeliveryStatus | None = None,
@@ -129,19 +98,16 @@ class Messages:
         limit: int = 50,
     ) -> list[MessageSummary]:
         """Recent messages newest first, each with its deliveries counted by status."""
-        store = await self._core.store()
         kind = None if event_type is None else str(event_type)
-        return await self._core.blocking(
-            store.list_messages, status=status, event_type=kind, limit=limit
+        return await self._in_store(
+            Store.list_messages, status=status, event_type=kind, limit=limit
         )
 
 
-class Attempts:
+class Attempts(Group[M]):
     """The attempt log: every request, recorded before it is sent."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
-
+    @operation
     async def list(
         self,
         message_id: str | None = None,
@@ -149,18 +115,15 @@ class Attempts:
         limit: int = 100,
     ) -> list[Attempt]:
         """Attempts newest first, of one message and/or to one endpoint."""
-        store = await self._core.store()
-        return await self._core.blocking(
-            store.list_attempts, message_id=message_id, endpoint_id=endpoint_id, limit=limit
+        return await self._in_store(
+            Store.list_attempts, message_id=message_id, endpoint_id=endpoint_id, limit=limit
         )
 
 
-class Events:
+class Events(Group[M]):
     """Emitting events through the pipeline: what an application publishes, and samples."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
-
+    @operation
     async def publish(self, events: Sequence[Event]) -> None:
         """Emit events to their dispatchers; once this returns they are durable in Temporal.
 
@@ -168,6 +131,7 @@ class Events:
         """
         await (await self._core.temporal()).publish(events)
 
+    @operation
     async def trigger(
         self,
         event_type: EventType,
@@ -178,18 +142,18 @@ class Events:
 
         ``on_progress`` is called once the event is emitted, then as its deliveries settle.
         """
-        store = await self._core.store()
+        await self._core.store()  # checked before the event is emitted
         event = Event.for_event(
             event_type, f"sample:{uuid.uuid4().hex}", sample_payload(event_type), self._core.now()
         )
-        await self.publish([event])
+        await (await self._core.temporal()).publish([event])
         progress = DeliveryProgress(message_id=event.message_id)
         if on_progress is not None:
             on_progress(progress.model_copy())
         outcomes = None
         try:
             async with asyncio.timeout(wait):
-                outcomes = await self._settled(store, progress, on_progress)
+                outcomes = await self._settled(progress, on_progress)
         except TimeoutError:
             pass
         return TriggerResult(
@@ -200,10 +164,10 @@ class Events:
         )
 
     async def _settled(
-        self, store: Store, progress: DeliveryProgress, on_progress: OnDelivery | None
+        self, progress: DeliveryProgress, on_progress: OnDelivery | None
     ) -> list[DeliveryOutcome]:
         while True:
-            statuses = await self._core.blocking(_statuses, store, progress.message_id)
+            statuses = await self._in_store(_statuses, progress.message_id)
             if statuses is not None:
                 progress.stored = True
                 progress.endpoints = len(statuses)
@@ -211,8 +175,29 @@ class Events:
             if on_progress is not None:
                 on_progress(progress.model_copy())
             if statuses is not None and progress.settled == progress.endpoints:
-                return await self._core.blocking(_outcomes, store, progress.message_id, statuses)
+                return await self._in_store(_outcomes, progress.message_id, statuses)
             await asyncio.sleep(POLL_SECONDS)
+
+
+def resend_targets(
+    store: Store, message_id: str, endpoint_id: str | None
+) -> tuple[Message, list[str]]:
+    """The message and the endpoints a resend goes to: ``endpoint_id``, or each it went to.
+
+    Raises:
+        NotFound: no such message or endpoint.
+        Conflict: the message was delivered to no endpoint and none was given.
+    """
+    message = store.get_message(message_id)
+    if endpoint_id is not None:
+        return message, [store.get_endpoint(endpoint_id).id]
+    targets = [d.endpoint_id for d in store.deliveries_for_message(message.id)]
+    if not targets:
+        raise Conflict(
+            f"message {message.id} was delivered to no endpoint (none subscribed to "
+            f"{message.event_type} when it was emitted); resend it with --endpoint ID"
+        )
+    return message, targets
 
 
 def _status(result: ManualDeliveryProgress) -> DeliveryStatus:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from client.core import Core
+from client.core import Group, M, on_store, operation
 from client.ids import recover_workflow_id
 from client.inputs import EndpointInput, EndpointUpdate
 from client.results import EndpointCreated, RecoverResult, SecretRotated
@@ -19,6 +19,7 @@ from config import Settings
 from errors import InvalidUrl
 from models.delivery import DisabledReason, ManualDeliveryInput, ManualDeliveryProgress
 from models.urls import has_credentials
+from store import Store
 from store.tables import Endpoint
 
 if TYPE_CHECKING:
@@ -63,12 +64,10 @@ def refuse_destination(url: str, settings: Settings) -> None:
         raise InvalidUrl(f"endpoint URL refused: {why}")
 
 
-class Endpoints:
+class Endpoints(Group[M]):
     """The endpoints events are delivered to, their secrets, and recovering a failing one."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
-
+    @operation
     async def create(self, endpoint: EndpointInput) -> EndpointCreated:
         """Create an enabled endpoint; its whole secret is in the answer, this once.
 
@@ -77,9 +76,8 @@ class Endpoints:
         """
         refuse_credentials(endpoint.url, self._core.settings)
         refuse_destination(endpoint.url, self._core.settings)
-        store = await self._core.store()
-        created, secret = await self._core.blocking(
-            store.create_endpoint,
+        created, secret = await self._in_store(
+            Store.create_endpoint,
             endpoint.url,
             endpoint.event_types,
             self._core.now(),
@@ -88,15 +86,9 @@ class Endpoints:
         )
         return EndpointCreated(endpoint=created, secret=secret)
 
-    async def get(self, endpoint_id: str) -> Endpoint:
-        """The endpoint ``endpoint_id`` (never its secret).
+    get = on_store(Store.get_endpoint)
 
-        Raises:
-            NotFound: no such endpoint.
-        """
-        store = await self._core.store()
-        return await self._core.blocking(store.get_endpoint, endpoint_id)
-
+    @operation
     async def update(self, endpoint_id: str, update: EndpointUpdate) -> Endpoint:
         """Change an endpoint's URL, event types or name; events emitted later follow it.
 
@@ -107,9 +99,8 @@ class Endpoints:
         if update.url is not None:
             refuse_credentials(update.url, self._core.settings)
             refuse_destination(update.url, self._core.settings)
-        store = await self._core.store()
-        return await self._core.blocking(
-            store.update_endpoint,
+        return await self._in_store(
+            Store.update_endpoint,
             endpoint_id,
             self._core.now(),
             url=update.url,
@@ -117,35 +108,29 @@ class Endpoints:
             name=update.name,
         )
 
+    @operation
     async def disable(self, endpoint_id: str) -> Endpoint:
         """Disable an endpoint by hand: its events are recorded as skipped.
 
         Raises:
             NotFound: no such endpoint.
         """
-        store = await self._core.store()
-        return await self._core.blocking(
-            store.disable_endpoint, endpoint_id, DisabledReason.MANUAL, self._core.now()
+        return await self._in_store(
+            Store.disable_endpoint, endpoint_id, DisabledReason.MANUAL, self._core.now()
         )
 
+    @operation
     async def enable(self, endpoint_id: str) -> Endpoint:
         """Enable an endpoint again; what it missed is resent only by ``recover``.
 
         Raises:
             NotFound: no such endpoint.
         """
-        store = await self._core.store()
-        return await self._core.blocking(store.enable_endpoint, endpoint_id, self._core.now())
+        return await self._in_store(Store.enable_endpoint, endpoint_id, self._core.now())
 
-    async def delete(self, endpoint_id: str) -> None:
-        """Delete an endpoint with its secrets and its delivery records.
+    delete = on_store(Store.delete_endpoint)
 
-        Raises:
-            NotFound: no such endpoint.
-        """
-        store = await self._core.store()
-        await self._core.blocking(store.delete_endpoint, endpoint_id)
-
+    @operation
     async def rotate_secret(self, endpoint_id: str, secret: str | None = None) -> SecretRotated:
         """Make a new secret current (``secret``, or a generated one); the previous one stays
         valid for ``BILLHOOK_SECRET_GRACE``, and requests carry both signatures until then.
@@ -154,22 +139,15 @@ class Endpoints:
             InvalidSecret: ``secret`` is not ``whsec_`` + base64.
             NotFound: no such endpoint.
         """
-        store = await self._core.store()
         now, grace = self._core.now(), self._core.settings.secret_grace
-        new = await self._core.blocking(store.rotate_secret, endpoint_id, now, grace, secret=secret)
+        new = await self._in_store(Store.rotate_secret, endpoint_id, now, grace, secret=secret)
         return SecretRotated(
             endpoint_id=endpoint_id, secret=new, grace=grace, previous_valid_until=now + grace
         )
 
-    async def reveal_secret(self, endpoint_id: str) -> str:
-        """An endpoint's current signing secret.
+    reveal_secret = on_store(Store.reveal_secret)
 
-        Raises:
-            NotFound: no such endpoint.
-        """
-        store = await self._core.store()
-        return await self._core.blocking(store.reveal_secret, endpoint_id)
-
+    @operation
     async def recover(
         self, endpoint_id: str, since: datetime, on_progress: OnProgress | None = None
     ) -> RecoverResult:
@@ -181,12 +159,11 @@ class Endpoints:
             NotFound: no such endpoint.
             TemporalError: Temporal is unreachable (the endpoint is left as it was).
         """
-        store = await self._core.store()
-        await self._core.blocking(store.get_endpoint, endpoint_id)
+        await self._in_store(Store.get_endpoint, endpoint_id)
         # Connected first: when Temporal is down, the endpoint is left as it was.
         temporal = await self._core.temporal()
-        endpoint = await self._core.blocking(store.enable_endpoint, endpoint_id, self._core.now())
-        message_ids = await self._core.blocking(store.recoverable_messages, endpoint_id, since)
+        endpoint = await self._in_store(Store.enable_endpoint, endpoint_id, self._core.now())
+        message_ids = await self._in_store(Store.recoverable_messages, endpoint_id, since)
         if not message_ids:
             return RecoverResult(endpoint=endpoint, since=since, resent=None)
         if on_progress is not None:
@@ -198,7 +175,4 @@ class Endpoints:
         )
         return RecoverResult(endpoint=endpoint, since=since, resent=resent)
 
-    async def list(self) -> list[Endpoint]:
-        """Every endpoint (never with its secret), oldest first."""
-        store = await self._core.store()
-        return await self._core.blocking(store.list_endpoints)
+    list = on_store(Store.list_endpoints)

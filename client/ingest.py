@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from client.core import Core
+from client.core import Group, M, operation
 from client.lifecycle import closed_subscription
 from errors import BillhookError, Conflict, InvalidInput, NoWorker
 from models.billing import SubscriptionStatus, UsageInput, UsageResult
@@ -68,12 +68,10 @@ class IngestResult(BaseModel):
     usage: list[SubscriptionUsage]
 
 
-class UsageBatches:
+class UsageBatches(Group[M]):
     """Usage records in batches; see the module docstring."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
-
+    @operation
     async def ingest(self, records: Sequence[UsageRecordInput]) -> IngestResult:
         """Take in a batch of usage records; each key counts once per subscription.
 

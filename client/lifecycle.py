@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from client.catalog import summaries
-from client.core import Core
+from client.core import Core, Group, M, on_catalog, operation
 from client.ids import invoice_workflow_id, subscription_workflow_id
 from client.inputs import SubscriptionInput
 from client.results import (
@@ -36,7 +36,7 @@ from models.billing import (
     UsageResult,
 )
 from models.periods import in_timezone, period_bounds, zone
-from store.catalog import check_quantity
+from store.catalog import Catalog, check_quantity
 from store.validation import check_name, check_text
 
 SUBSCRIPTION_ID_PREFIX = "sub_"
@@ -44,12 +44,28 @@ SUBSCRIPTION_ID_PREFIX = "sub_"
 MAX_START_AHEAD = timedelta(days=36525)
 
 
-class Subscriptions:
+def subscription_summaries(
+    catalog: Catalog, customer_id: str | None = None, status: SubscriptionStatus | None = None
+) -> list[SubscriptionSummary]:
+    """Subscription records newest first, of one customer and/or in one status."""
+    states = catalog.list_subscriptions(customer_id=customer_id, status=status)
+    return summaries(catalog, states)
+
+
+def invoice_details(catalog: Catalog, invoice_id: str) -> InvoiceDetails:
+    """An invoice and its lines.
+
+    Raises:
+        NotFound: no such invoice.
+    """
+    invoice = catalog.get_invoice(invoice_id)
+    return InvoiceDetails(invoice=invoice, lines=catalog.invoice_lines(invoice_id))
+
+
+class Subscriptions(Group[M]):
     """Subscriptions: one workflow each (``subscription-<sub id>``), renewing every period."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
-
+    @operation
     async def create(self, subscription: SubscriptionInput) -> SubscriptionView:
         """Subscribe a customer to a plan's newest version; its first period once recorded.
 
@@ -62,9 +78,8 @@ class Subscriptions:
                 already ended.
             NoWorker: no worker picked the subscription up in time (it is started).
         """
-        catalog = await self._core.catalog()
 
-        def prepare() -> SubscriptionWorkflowInput:
+        def prepare(catalog: Catalog) -> SubscriptionWorkflowInput:
             customer = catalog.get_customer(subscription.customer_id)
             plan = catalog.latest_version(subscription.plan_id)
             anchor = self._anchor(subscription.start, customer)
@@ -77,7 +92,7 @@ class Subscriptions:
                 auto_renew=subscription.auto_renew,
             )
 
-        input = await self._core.blocking(prepare)
+        input = await self._in_catalog(prepare)
         state = await (await self._core.temporal()).subscribe(input)
         return SubscriptionView(state=state, plan=input.plan, timezone=input.customer.timezone)
 
@@ -110,15 +125,9 @@ class Subscriptions:
                 "--start within the current period or later"
             )
 
-    async def get(self, subscription_id: str) -> SubscriptionState:
-        """The catalog's record of a subscription (its period; usage stays in the workflow).
+    get = on_catalog(Catalog.get_subscription)
 
-        Raises:
-            NotFound: no such subscription.
-        """
-        catalog = await self._core.catalog()
-        return await self._core.blocking(catalog.get_subscription, subscription_id)
-
+    @operation
     async def show(self, subscription_id: str) -> SubscriptionDetails:
         """A subscription as its workflow answers (usage, alerts fired), with its invoices.
 
@@ -127,8 +136,7 @@ class Subscriptions:
         Raises:
             NotFound: no such subscription.
         """
-        catalog = await self._core.catalog()
-        record = await self._core.blocking(catalog.get_subscription, subscription_id)
+        record = await self._in_catalog(Catalog.get_subscription, subscription_id)
         temporal = await self._core.temporal()
         unanswered = None
         try:
@@ -137,18 +145,20 @@ class Subscriptions:
             live, unanswered = None, str(exc)
         state = live or record
 
-        def read() -> SubscriptionDetails:
+        def read(catalog: Catalog) -> SubscriptionDetails:
+            view = subscription_view(catalog, state)
             return SubscriptionDetails(
                 state=state,
-                plan=catalog.get_version(state.plan_version_id),
-                timezone=catalog.get_customer(state.customer_id).timezone,
+                plan=view.plan,
+                timezone=view.timezone,
                 live=live is not None,
                 unanswered=unanswered,
                 invoices=catalog.list_invoices(subscription_id=subscription_id),
             )
 
-        return await self._core.blocking(read)
+        return await self._in_catalog(read)
 
+    @operation
     async def cancel(
         self, subscription_id: str, request: CancelInput | None = None
     ) -> SubscriptionView:
@@ -159,37 +169,28 @@ class Subscriptions:
             InvalidInput: it is cancelled already.
             Conflict: it has ended.
         """
-        catalog = await self._core.catalog()
-        await self._core.blocking(catalog.get_subscription, subscription_id)
+        await self._in_catalog(Catalog.get_subscription, subscription_id)
         temporal = await self._core.temporal()
         state = await temporal.cancel(subscription_id, request or CancelInput())
         if state is None:
             raise await closed_subscription(self._core, subscription_id)
+        return await self._in_catalog(subscription_view, state)
 
-        def read() -> SubscriptionView:
-            return SubscriptionView(
-                state=state,
-                plan=catalog.get_version(state.plan_version_id),
-                timezone=catalog.get_customer(state.customer_id).timezone,
-            )
-
-        return await self._core.blocking(read)
-
+    @operation
     async def wait_ended(self, subscription_id: str) -> SubscriptionState:
         """Wait until the subscription ends (its last run completes); its final state."""
         return await (await self._core.temporal()).wait_ended(subscription_id)
 
-    async def list(
-        self, customer_id: str | None = None, status: SubscriptionStatus | None = None
-    ) -> list[SubscriptionSummary]:
-        """Subscription records newest first, of one customer and/or in one status."""
-        catalog = await self._core.catalog()
+    list = on_catalog(subscription_summaries)
 
-        def read() -> list[SubscriptionSummary]:
-            states = catalog.list_subscriptions(customer_id=customer_id, status=status)
-            return summaries(catalog, states)
 
-        return await self._core.blocking(read)
+def subscription_view(catalog: Catalog, state: SubscriptionState) -> SubscriptionView:
+    """A subscription's state with its plan version and its customer's timezone (blocking)."""
+    return SubscriptionView(
+        state=state,
+        plan=catalog.get_version(state.plan_version_id),
+        timezone=catalog.get_customer(state.customer_id).timezone,
+    )
 
 
 async def closed_subscription(core: Core, subscription_id: str) -> Conflict:
@@ -205,12 +206,10 @@ async def closed_subscription(core: Core, subscription_id: str) -> Conflict:
     )
 
 
-class Usage:
+class Usage(Group[M]):
     """Usage of subscriptions, an update of each subscription's workflow."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
-
+    @operation
     async def record(self, subscription_id: str, usage: UsageInput) -> UsageResult:
         """Add a batch of usage to the current period; a key seen before adds nothing.
 
@@ -224,8 +223,7 @@ class Usage:
         check_quantity("quantity", usage.quantity)
         check_text("metric id", usage.metric_id)
         check_name("idempotency key", usage.idempotency_key)
-        catalog = await self._core.catalog()
-        await self._core.blocking(catalog.get_subscription, subscription_id)
+        await self._in_catalog(Catalog.get_subscription, subscription_id)
         temporal = await self._core.temporal()
         result = await temporal.record_usage(subscription_id, usage)
         if result is None:
@@ -233,35 +231,13 @@ class Usage:
         return result
 
 
-class Invoices:
+class Invoices(Group[M]):
     """Invoices: one workflow each (``invoice-<invoice id>``) until paid or voided."""
 
-    def __init__(self, core: Core) -> None:
-        self._core = core
+    get = on_catalog(Catalog.get_invoice)
+    show = on_catalog(invoice_details)
 
-    async def get(self, invoice_id: str) -> InvoiceState:
-        """The invoice ``invoice_id``.
-
-        Raises:
-            NotFound: no such invoice.
-        """
-        catalog = await self._core.catalog()
-        return await self._core.blocking(catalog.get_invoice, invoice_id)
-
-    async def show(self, invoice_id: str) -> InvoiceDetails:
-        """An invoice and its lines.
-
-        Raises:
-            NotFound: no such invoice.
-        """
-        catalog = await self._core.catalog()
-
-        def read() -> InvoiceDetails:
-            invoice = catalog.get_invoice(invoice_id)
-            return InvoiceDetails(invoice=invoice, lines=catalog.invoice_lines(invoice_id))
-
-        return await self._core.blocking(read)
-
+    @operation
     async def pay(self, invoice_id: str, payment: PayInput | None = None) -> PayResult:
         """Mark an invoice paid (``invoice.paid``); paying a paid one again changes nothing.
 
@@ -274,18 +250,18 @@ class Invoices:
         for field, value in payment.model_dump().items():
             if value is not None:
                 check_text(field.replace("_", " "), value)
-        catalog = await self._core.catalog()
-        before = await self._core.blocking(catalog.get_invoice, invoice_id)
+        before = await self._in_catalog(Catalog.get_invoice, invoice_id)
         paid = await (await self._core.temporal()).pay(invoice_id, payment)
         if paid is not None:
             return PayResult(invoice=paid, already_paid=before.payment_status is PaymentStatus.PAID)
-        stored = await self._core.blocking(catalog.get_invoice, invoice_id)
+        stored = await self._in_catalog(Catalog.get_invoice, invoice_id)
         if stored.payment_status is PaymentStatus.PAID:
             return PayResult(invoice=stored, already_paid=True)  # idempotent (lifecycle.md)
         if stored.payment_status is PaymentStatus.VOIDED:
             raise Conflict(f"invoice {invoice_id} is voided; a voided invoice cannot be paid")
         raise _invoice_not_running(invoice_id)
 
+    @operation
     async def void(self, invoice_id: str) -> InvoiceState:
         """Void an unpaid invoice (no event is emitted).
 
@@ -293,12 +269,11 @@ class Invoices:
             NotFound: no such invoice.
             Conflict: the invoice is paid or voided, or has no workflow to void it.
         """
-        catalog = await self._core.catalog()
-        await self._core.blocking(catalog.get_invoice, invoice_id)
+        await self._in_catalog(Catalog.get_invoice, invoice_id)
         voided = await (await self._core.temporal()).void(invoice_id)
         if voided is not None:
             return voided
-        stored = await self._core.blocking(catalog.get_invoice, invoice_id)
+        stored = await self._in_catalog(Catalog.get_invoice, invoice_id)
         if stored.payment_status is PaymentStatus.UNPAID:
             raise _invoice_not_running(invoice_id)
         raise Conflict(
@@ -306,20 +281,7 @@ class Invoices:
             "only an unpaid invoice can be voided"
         )
 
-    async def list(
-        self,
-        customer_id: str | None = None,
-        subscription_id: str | None = None,
-        status: PaymentStatus | None = None,
-    ) -> list[InvoiceState]:
-        """Invoices newest first, of one customer and/or subscription and/or in one status."""
-        catalog = await self._core.catalog()
-        return await self._core.blocking(
-            catalog.list_invoices,
-            customer_id=customer_id,
-            subscription_id=subscription_id,
-            status=status,
-        )
+    list = on_catalog(Catalog.list_invoices)
 
 
 def _invoice_not_running(invoice_id: str) -> Conflict:

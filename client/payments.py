@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from client.core import Core
+from client.core import Async, Core, Group, Loop, M, operation
 from client.lifecycle import Invoices
 from errors import Conflict, InvalidInput, NotFound
 from models.billing import PayInput
@@ -40,13 +40,15 @@ class StripeOutcome(BaseModel):
     redelivered: bool
 
 
-class Payments:
+class Payments(Group[M]):
     """Payments from providers (Stripe) marking invoices paid; see the module docstring."""
 
-    def __init__(self, core: Core, invoices: Invoices) -> None:
-        self._core = core
-        self._invoices = invoices
+    def __init__(self, core: Core, loop: Loop | None = None) -> None:
+        super().__init__(core, loop)
+        #: Awaited inside this group's operations, so always the coroutine kind.
+        self._invoices: Invoices[Async] = Invoices(core)
 
+    @operation
     async def stripe_event(self, event: Mapping[str, Any]) -> StripeOutcome:
         """Act on a verified Stripe event (its JSON as a mapping) once.
 

@@ -7,6 +7,8 @@ activity) and by the benchmarks and tests that start workflows directly.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import (
@@ -32,6 +34,34 @@ from workflows.subscription import SubscriptionWorkflow
 
 log = logging.getLogger(__name__)
 
+W = TypeVar("W")
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+async def _start(
+    client: Client,
+    run: Callable[[W, A], Awaitable[R]],
+    arg: A,
+    workflow_id: str,
+    task_queue: str,
+    keys: SearchKeys,
+    *pairs: SearchAttributePair[str],
+) -> WorkflowHandle[W, R]:
+    """Start ``run`` once under ``workflow_id`` (never reused), with ``keys`` and ``pairs``."""
+    return await client.start_workflow(
+        run,
+        arg,
+        id=workflow_id,
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        search_attributes=typed_attributes(keys, *pairs),
+    )
+
+
+def _subscription_keys(input: SubscriptionWorkflowInput) -> SearchKeys:
+    return SearchKeys(customer_id=input.customer.customer_id, subscription_id=input.subscription_id)
+
 
 async def start_customer(
     client: Client, task_queue: str, customer: CustomerSnapshot
@@ -41,13 +71,13 @@ async def start_customer(
     Raises:
         WorkflowAlreadyStartedError: a workflow of that customer exists (or existed).
     """
-    return await client.start_workflow(
+    return await _start(
+        client,
         CustomerWorkflow.run,
         CustomerWorkflowInput(customer=customer),
-        id=customer_workflow_id(customer.customer_id),
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=typed_attributes(SearchKeys(customer_id=customer.customer_id)),
+        customer_workflow_id(customer.customer_id),
+        task_queue,
+        SearchKeys(customer_id=customer.customer_id),
     )
 
 
@@ -62,11 +92,7 @@ def subscription_start(
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=typed_attributes(
-            SearchKeys(
-                customer_id=input.customer.customer_id, subscription_id=input.subscription_id
-            )
-        ),
+        search_attributes=typed_attributes(_subscription_keys(input)),
     )
 
 
@@ -74,17 +100,13 @@ async def start_subscription(
     client: Client, task_queue: str, input: SubscriptionWorkflowInput
 ) -> WorkflowHandle[SubscriptionWorkflow, SubscriptionState]:
     """Start a subscription's workflow, id ``subscription-<sub id>``, without waiting for it."""
-    return await client.start_workflow(
+    return await _start(
+        client,
         SubscriptionWorkflow.run,
         input,
-        id=subscription_workflow_id(input.subscription_id),
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        search_attributes=typed_attributes(
-            SearchKeys(
-                customer_id=input.customer.customer_id, subscription_id=input.subscription_id
-            )
-        ),
+        subscription_workflow_id(input.subscription_id),
+        task_queue,
+        _subscription_keys(input),
     )
 
 
@@ -94,26 +116,22 @@ async def start_invoice(client: Client, task_queue: str, input: InvoiceWorkflowI
     An invoice issued already (``input.issued``) starts with its ``BillingStatus`` too, so its
     workflow has nothing to set before it sleeps until the due date.
     """
-    status = (
-        [SearchAttributePair(BILLING_STATUS, input.issued.payment_status.value)]
-        if input.issued
-        else []
+    issued = input.issued
+    status = [SearchAttributePair(BILLING_STATUS, issued.payment_status.value)] if issued else []
+    keys = SearchKeys(
+        customer_id=input.customer.customer_id,
+        subscription_id=input.subscription_id,
+        invoice_id=input.invoice_id,
     )
     try:
-        await client.start_workflow(
+        await _start(
+            client,
             InvoiceWorkflow.run,
             input,
-            id=invoice_workflow_id(input.invoice_id),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=typed_attributes(
-                SearchKeys(
-                    customer_id=input.customer.customer_id,
-                    subscription_id=input.subscription_id,
-                    invoice_id=input.invoice_id,
-                ),
-                *status,
-            ),
+            invoice_workflow_id(input.invoice_id),
+            task_queue,
+            keys,
+            *status,
         )
     except WorkflowAlreadyStartedError:
         log.info("invoice %s already started", input.invoice_id)

@@ -14,33 +14,32 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
-from types import TracebackType
 from typing import Any
 
-from models.delivery import DisabledReason
+from client import BillhookClient
+from client.inputs import EndpointInput
 from models.events import EventType
 from models.signing import generate_secret
 from starter.billing import money, number
 from starter.receiver import ReceivedEvent, WebhookReceiver
-from starter.runtime import Progress, utcnow
+from starter.runtime import Progress
 from starter.table import render
-from store import Store
 
 #: How often arrivals are looked for; short, so each shows up as it arrives.
 POLL_SECONDS = 0.1
 
 
 class DemoReceiver:
-    """The receiver and its endpoint; a context manager that stops and disables both.
+    """The receiver and its endpoint; an async context manager that stops and disables both.
 
     Args:
-        store: where the endpoint is created.
+        billhook: the client that creates the endpoint, and disables it at the end.
         customer_id: whose events to show.
         progress: the status line on stderr, ended before an event is printed.
     """
 
-    def __init__(self, store: Store, customer_id: str, progress: Progress) -> None:
-        self.store = store
+    def __init__(self, billhook: BillhookClient, customer_id: str, progress: Progress) -> None:
+        self.billhook = billhook
         self.customer_id = customer_id
         self.progress = progress
         self._secret = generate_secret()
@@ -51,28 +50,27 @@ class DemoReceiver:
         self.arrived: list[ReceivedEvent] = []
         self._read = 0
 
-    def __enter__(self) -> DemoReceiver:
+    async def __aenter__(self) -> DemoReceiver:
         self.receiver.start()
-        endpoint, _ = self.store.create_endpoint(
-            self.receiver.url,
-            [t.value for t in EventType],
-            utcnow(),
+        endpoint = EndpointInput(
+            url=self.receiver.url,
+            event_types=[t.value for t in EventType],
             name="billhook demo",
             secret=self._secret,
         )
-        self.endpoint_id = endpoint.id
+        try:
+            created = await self.billhook.endpoints.create(endpoint)
+        except BaseException:
+            self.receiver.stop()
+            raise
+        self.endpoint_id = created.endpoint.id
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self.receiver.stop()
         if self.endpoint_id:
             # Disabled, not deleted: its deliveries stay inspectable with `billhook message`.
-            self.store.disable_endpoint(self.endpoint_id, DisabledReason.MANUAL, utcnow())
+            await self.billhook.endpoints.disable(self.endpoint_id)
 
     @property
     def url(self) -> str:

@@ -170,15 +170,8 @@ def _event(body: bytes, headers: dict[str, str], status: int) -> ReceivedEvent:
         event_type = payload["properties"].get("event_type")
         attempt = payload.get("attempt")
         payload = payload["properties"].get("payload")
-    return ReceivedEvent(
-        message_id=headers.get("svix-id") or headers.get("webhook-id", ""),
-        event_type=event_type,
-        attempt=attempt,
-        payload=payload,
-        body=body,
-        headers=headers,
-        status=status,
-    )
+    message_id = headers.get("svix-id") or headers.get("webhook-id", "")
+    return ReceivedEvent(message_id, event_type, attempt, payload, body, headers, status)
 
 
 def _line(event: ReceivedEvent, note: str) -> str:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlmodel import col, select
-
 from errors import Conflict, InvalidInput
 from models.billing import CustomerSnapshot
 from store.checks import check_currency, check_net_terms
-from store.persist import Repository, get_or_not_found, insert_ignore, to_model
+from store.persist import Repository, insert_ignore, oldest_first, to_model
 from store.tables import Customer
 from store.validation import check_name, check_text
 
@@ -48,14 +46,11 @@ class Customers(Repository):
         Raises:
             NotFound: no such customer.
         """
-        with self._session() as session:
-            return _snapshot(get_or_not_found(session, Customer, customer_id, "customer"))
+        return _snapshot(self._get(Customer, customer_id, "customer"))
 
     def list_customers(self) -> list[CustomerSnapshot]:
         """Every customer, oldest first."""
-        query = select(Customer).order_by(col(Customer.created_at), col(Customer.id))
-        with self._session() as session:
-            return [_snapshot(row) for row in session.exec(query).all()]
+        return [_snapshot(row) for row in self._all(oldest_first(Customer))]
 
     def customer_exists(self, customer_id: str) -> bool:
         """Whether a customer ``customer_id`` is stored."""

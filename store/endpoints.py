@@ -14,7 +14,7 @@ from errors import Conflict
 from models.delivery import DisabledReason, EndpointStatus
 from models.signing import generate_secret, validate_secret
 from store import validation
-from store.persist import Repository, get_or_not_found
+from store.persist import Repository, get_or_not_found, oldest_first
 from store.tables import Endpoint, EndpointSecret
 
 ENDPOINT_ID_PREFIX = "whend_"
@@ -78,9 +78,7 @@ class Endpoints(Repository):
 
     def list_endpoints(self) -> list[Endpoint]:
         """Every endpoint, oldest first."""
-        with self._session() as session:
-            query = select(Endpoint).order_by(col(Endpoint.created_at), col(Endpoint.id))
-            return list(session.exec(query).all())
+        return self._all(oldest_first(Endpoint))
 
     def update_endpoint(
         self,

@@ -3,7 +3,7 @@
 A transaction per call (``Repository._session``), inserts that skip rows already stored
 (``insert_ignore``), lookups that raise ``NotFound`` with the command that lists what exists
 (``get_or_not_found``), rows read back as the pydantic models callers get (``to_model``), and
-the optional filters of listings (``where_equal``).
+the optional filters of listings (``where_equal``), and listings oldest first (``oldest_first``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from errors import NotFound, StoreNotReady, StoreUnreachable
 from store.engine import display_url
@@ -35,6 +36,20 @@ class Repository:
     def _session(self) -> contextlib.AbstractContextManager[Session]:
         """One transaction, committed on exit; its rows stay readable after it closed."""
         return transaction(self.engine)
+
+    def _get(self, model: type[Row], key: Any, what: str) -> Row:
+        """The row of ``model`` whose primary key is ``key``, read in a transaction of its own.
+
+        Raises:
+            NotFound: no such row (``get_or_not_found``).
+        """
+        with self._session() as session:
+            return get_or_not_found(session, model, key, what)
+
+    def _all(self, query: SelectOfScalar[Row]) -> list[Row]:
+        """The rows ``query`` selects, read in a transaction of its own."""
+        with self._session() as session:
+            return list(session.exec(query).all())
 
 
 @contextlib.contextmanager
@@ -180,6 +195,12 @@ def where_equal(query: Query, model: type[SQLModel], **values: Any) -> Query:
         if value is not None:
             query = query.where(getattr(model, name) == value)
     return query
+
+
+def oldest_first(model: type[Row]) -> SelectOfScalar[Row]:
+    """Every row of ``model``, oldest first: by ``created_at``, then by primary key ``id``."""
+    columns = sa.inspect(model).local_table.c
+    return select(model).order_by(columns.created_at, columns.id)
 
 
 def _first_line(error: BaseException | None) -> str:

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from errors import InvalidInput
 from models.billing import Aggregation, AlertSnapshot, MetricSnapshot, PlanVersionSnapshot
 from store.checks import check_decimal
-from store.persist import Repository, get_or_not_found, where_equal
+from store.persist import Repository, get_or_not_found, oldest_first, where_equal
 from store.tables import Metric, Plan, PlanComponent, PlanVersion, UsageAlert
 from store.validation import check_text
 from store.versions import (
@@ -77,14 +77,11 @@ class Plans(Repository):
         Raises:
             NotFound: no such metric.
         """
-        with self._session() as session:
-            return metric_snapshot(get_or_not_found(session, Metric, metric_id, "metric"))
+        return metric_snapshot(self._get(Metric, metric_id, "metric"))
 
     def list_metrics(self) -> list[MetricSnapshot]:
         """Every metric, oldest first."""
-        query = select(Metric).order_by(col(Metric.created_at), col(Metric.id))
-        with self._session() as session:
-            return [metric_snapshot(row) for row in session.exec(query).all()]
+        return [metric_snapshot(row) for row in self._all(oldest_first(Metric))]
 
     # Plans and versions ------------------------------------------------------------------
     def create_plan(self, name: str, spec: PlanVersionSpec, now: datetime) -> PlanVersionSnapshot:
@@ -220,8 +217,7 @@ class Plans(Repository):
         Raises:
             NotFound: ``plan_version_id`` names no plan version.
         """
-        query = select(UsageAlert).order_by(col(UsageAlert.created_at), col(UsageAlert.id))
-        query = where_equal(query, UsageAlert, plan_version_id=plan_version_id)
+        query = where_equal(oldest_first(UsageAlert), UsageAlert, plan_version_id=plan_version_id)
         with self._session() as session:
             if plan_version_id is not None:
                 _version(session, plan_version_id)

@@ -82,6 +82,8 @@ def _enum(
 
 
 class Endpoint(SQLModel, table=True):
+    """A URL that events are delivered to, the event types it takes, and whether it is enabled."""
+
     id: str = Field(primary_key=True)  # whend_<32 hex>
     name: str
     url: str
@@ -95,6 +97,8 @@ class Endpoint(SQLModel, table=True):
 
 
 class EndpointSecret(SQLModel, table=True):
+    """A signing secret of an endpoint: the current one, and those still valid after a rotation."""
+
     id: int | None = Field(default=None, primary_key=True)
     endpoint_id: str = Field(foreign_key="endpoint.id", index=True, ondelete="CASCADE")
     secret: str  # whsec_<base64>; never logged, never in Temporal payloads
@@ -104,6 +108,8 @@ class EndpointSecret(SQLModel, table=True):
 
 
 class Message(SQLModel, table=True):
+    """An emitted event as stored once: its type, business key (one message per key) and payload."""
+
     id: str = Field(primary_key=True)  # msg_<32 hex>
     event_type: str = Field(index=True)
     business_key: str = Field(unique=True)
@@ -114,6 +120,8 @@ class Message(SQLModel, table=True):
 
 
 class Delivery(SQLModel, table=True):
+    """One message's delivery to one endpoint: its status and how many attempts it took."""
+
     message_id: str = Field(foreign_key="message.id", primary_key=True, ondelete="CASCADE")
     #: Indexed on its own for the per-endpoint queries (recover); the key leads with message_id.
     endpoint_id: str = Field(
@@ -200,6 +208,8 @@ def _money(nullable: bool = False) -> Any:
 
 
 class Customer(SQLModel, table=True):
+    """A customer, under the caller's own id (``CustomerSnapshot``)."""
+
     id: str = Field(primary_key=True)  # the caller's own customer_id, at most 100 characters
     name: str | None = None
     email: str | None = None
@@ -210,6 +220,8 @@ class Customer(SQLModel, table=True):
 
 
 class Metric(SQLModel, table=True):
+    """A usage metric: which events it counts, or which property of them it sums."""
+
     id: str = Field(primary_key=True)  # metric_<32 hex>
     name: str
     event_name: str
@@ -219,12 +231,16 @@ class Metric(SQLModel, table=True):
 
 
 class Plan(SQLModel, table=True):
+    """A plan by name; what it bills is in its versions."""
+
     id: str = Field(primary_key=True)  # plan_<32 hex>
     name: str
     created_at: datetime = _utc()
 
 
 class PlanVersion(SQLModel, table=True):
+    """One version of a plan: currency, period, flat charge and net terms; never changed."""
+
     # Also the index of the per-plan queries, which lead with plan_id.
     __table_args__ = (sa.UniqueConstraint("plan_id", "version"),)
 
@@ -240,6 +256,8 @@ class PlanVersion(SQLModel, table=True):
 
 
 class PlanComponent(SQLModel, table=True):
+    """A usage component of a plan version: a metric's unit price and free units."""
+
     # The key makes a metric appear at most once per version.
     plan_version_id: str = Field(foreign_key="planversion.id", primary_key=True, ondelete="CASCADE")
     metric_id: str = Field(foreign_key="metric.id", primary_key=True, index=True)
@@ -249,6 +267,8 @@ class PlanComponent(SQLModel, table=True):
 
 
 class UsageAlert(SQLModel, table=True):
+    """A usage alert: a threshold on a metric that a plan version bills."""
+
     # Referencing the component, not the metric alone: an alert can only watch a metric its
     # plan version bills.
     __table_args__ = (

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.search import delivery_attributes
 
-from workflows.policies import HEARTBEAT_TIMEOUT
+from workflows.attempt import heartbeating
 from workflows.retry import RetryWorkflow
 
 #: Events one batch activity takes: its first attempts run concurrently.
@@ -109,12 +109,9 @@ class DispatchWorkflow:
 
     async def _deliver(self, batch: list[Event], batch_id: str) -> None:
         try:
-            result = await workflow.execute_activity_method(
-                DeliveryActivities.deliver_batch,
-                DeliverBatchInput(batch_id=batch_id, events=batch),
-                start_to_close_timeout=BATCH_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=BATCH_RETRY,
+            input = DeliverBatchInput(batch_id=batch_id, events=batch)
+            result = await heartbeating(
+                DeliveryActivities.deliver_batch, input, BATCH_TIMEOUT, BATCH_RETRY
             )
             # Counted as in flight until every retry has started: continuing as new before
             # would lose them.

@@ -17,7 +17,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.search import ENDPOINT_ID
 
-from workflows.policies import ATTEMPT_TIMEOUT, HEARTBEAT_TIMEOUT
+from workflows.attempt import heartbeating
+from workflows.policies import ATTEMPT_TIMEOUT
 
 
 @workflow.defn
@@ -51,14 +52,13 @@ class ManualDeliveryWorkflow:
 
     async def _resend(self, message_id: str, endpoint_id: str) -> DeliveryStatus:
         try:
-            result = await workflow.execute_activity_method(
+            result = await heartbeating(
                 DeliveryActivities.deliver_message,
                 DeliverInput(
                     message_id=message_id, endpoint_id=endpoint_id, trigger=AttemptTrigger.MANUAL
                 ),
-                start_to_close_timeout=ATTEMPT_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                retry_policy=RetryPolicy(maximum_attempts=1),
+                ATTEMPT_TIMEOUT,
+                RetryPolicy(maximum_attempts=1),
             )
         except ActivityError:
             # Its worker died mid-attempt (or the message is gone): made once, it counts as

@@ -12,15 +12,24 @@ port=${TEMPORAL_ADDRESS##*:}
 ip=$(getent ahosts "$host" | awk '/STREAM/ { print $1; exit }')
 address="${ip:-$host}:$port"
 
-tries=0
-until temporal operator cluster health --address "$address" >/dev/null 2>&1; do
-    tries=$((tries + 1))
-    if [ "$tries" -ge 90 ]; then
-        echo "error: Temporal at $TEMPORAL_ADDRESS is not healthy after 3 minutes" >&2
-        exit 1
-    fi
-    sleep 2
-done
+retry() {  # TRIES WHAT COMMAND...: run COMMAND every 2 s until it succeeds, TRIES times at most
+    tries=$1 what=$2
+    shift 2
+    until "$@"; do
+        tries=$((tries - 1))
+        if [ "$tries" -le 0 ]; then
+            echo "error: $what${output:+: $output}" >&2  # output: the last register's
+            exit 1
+        fi
+        sleep 2
+    done
+}
+
+healthy() {
+    temporal operator cluster health --address "$address" >/dev/null 2>&1
+}
+
+retry 90 "Temporal at $TEMPORAL_ADDRESS is not healthy after 3 minutes" healthy
 
 if temporal operator namespace describe --address "$address" --namespace "$namespace" >/dev/null 2>&1; then
     echo "namespace $namespace exists"
@@ -42,14 +51,6 @@ register() {  # NAME: create the Keyword attribute NAME; one that already exists
 
 # A new namespace reaches every server role's cache within seconds: until then, retry.
 for name in CustomerId SubscriptionId InvoiceId BillingStatus EventType EndpointId; do
-    tries=0
-    until register "$name"; do
-        tries=$((tries + 1))
-        if [ "$tries" -ge 30 ]; then
-            echo "error: search attribute $name: $output" >&2
-            exit 1
-        fi
-        sleep 2
-    done
+    retry 30 "search attribute $name" register "$name"
 done
 echo "namespace $namespace has billhook's search attributes"

@@ -28,6 +28,7 @@ from client.ids import customer_workflow_id, invoice_workflow_id
 from client.starts import start_customer
 from codec import new_key
 from config import Settings
+from dev_server import stop
 from models.billing import ChargeTiming, CustomerSnapshot, PayInput, UsageInput
 from models.events import EventType
 from models.search import dev_server_args
@@ -66,11 +67,7 @@ def dev_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             time.sleep(0.5)
         yield address, log_path
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, 15)
 
 
 def temporal(*args: str, address: str) -> subprocess.CompletedProcess[str]:

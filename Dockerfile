@@ -24,6 +24,8 @@ COPY workflows/ workflows/
 COPY activities/ activities/
 COPY store/ store/
 COPY starter/ starter/
+COPY client/ client/
+COPY api/ api/
 RUN pip install --no-deps . && rm -rf build ./*.egg-info && python -m compileall -q .
 
 COPY deploy/worker/healthcheck.py /usr/local/lib/billhook/healthcheck.py

@@ -21,9 +21,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e . --group dev
 	@touch $(STAMP)
 
-## Start Temporal's dev server (Web UI on :8233) and a billhook worker; Ctrl-C stops both.
+## Start Temporal's dev server (Web UI on :8233), a billhook worker and the REST API
+## (http://127.0.0.1:8000, docs at /docs); Ctrl-C stops them all.
 run: $(STAMP)
-	BILLHOOK_ENVIRONMENT=development BILLHOOK_ALLOWED_NETWORKS=127.0.0.0/8,::1/128 \
+	export BILLHOOK_ENVIRONMENT=development BILLHOOK_ALLOWED_NETWORKS=127.0.0.0/8,::1/128; \
+		$(BIN)/billhook serve --port 8000 & api=$$!; \
+		trap 'kill $$api 2>/dev/null; wait $$api' EXIT; \
 		$(BIN)/python worker.py --dev
 
 ## Tools the tests use beyond Python: docker-compose (validates docker-compose.yml; no engine
@@ -52,13 +55,14 @@ test: $(STAMP) tools
 chaos: $(STAMP)
 	timeout -s INT 600 $(BIN)/python -m tests.chaos.run
 
-## The four benchmarks at their target sizes (about 17 minutes on 2 cores); each prints its
+## The five benchmarks at their target sizes (about 18 minutes on 2 cores); each prints its
 ## ratio or target last and writes bench/results/NAME.json.
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py --events 1000
 	$(BIN)/python bench/latency.py --rate 20 --seconds 60
 	$(BIN)/python bench/renewals.py --count 1000
 	$(BIN)/python bench/idle.py --count 10000 --seconds 60
+	$(BIN)/python bench/ingest.py --records 1000 --batches 10 --single 100
 
 ## The same, smaller: under 3 minutes.
 bench-quick: $(STAMP)
@@ -66,6 +70,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/latency.py --rate 20 --seconds 15
 	$(BIN)/python bench/renewals.py --count 200
 	$(BIN)/python bench/idle.py --count 500 --seconds 15
+	$(BIN)/python bench/ingest.py --records 1000 --batches 3 --single 30 --commands 1
 
 ## Renewals at 1,000 and at 5,000: the cost per renewal at 5,000 against 1,000 (about 20 min).
 bench-scale: $(STAMP)

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     #: Crash tests only: points where the worker kills itself (``activities.faults``).
     failpoints: Annotated[frozenset[str], NoDecode] = frozenset()
     temporal_cli: str | None = None
+    #: Where ``billhook serve`` (the REST API) listens; ``--host`` and ``--port`` win.
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    #: The signing secret of the Stripe webhook endpoint (``whsec_...``, from Stripe's
+    #: dashboard or ``stripe listen``); empty: ``/integrations/stripe/webhook`` refuses events.
+    stripe_webhook_secret: SecretStr = SecretStr("")
 
     @field_validator("allowed_networks", mode="before")
     @classmethod

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generic
 
+from client.api_keys import ApiKeys
 from client.catalog import Alerts, Customers, Metrics, Plans
 from client.core import WORKER_WAIT_SECONDS, Async, Core, Loop, M
 from client.delivery import Attempts, Events, Messages
 from client.endpoints import Endpoints
+from client.ingest import UsageBatches
 from client.lifecycle import Invoices, Subscriptions, Usage
+from client.payments import Payments
 from config import Settings, get_settings
 from store import Store
 
@@ -44,6 +47,9 @@ class Groups(Generic[M]):
         self.messages: Messages[M] = Messages(core, loop)
         self.attempts: Attempts[M] = Attempts(core, loop)
         self.events: Events[M] = Events(core, loop)
+        self.usage_batches: UsageBatches[M] = UsageBatches(core, loop)
+        self.payments: Payments[M] = Payments(core, loop)
+        self.api_keys: ApiKeys[M] = ApiKeys(core, loop)
 
 
 class BillhookClient(Groups[Async]):
@@ -73,6 +79,9 @@ class BillhookClient(Groups[Async]):
         messages: get, show, resend, list.
         attempts: list.
         events: publish, trigger.
+        usage_batches: ingest (many records, each with its key: the REST API's ``/usage``).
+        payments: stripe_event (a verified Stripe event paying an invoice).
+        api_keys: create, list, revoke, verify (the REST API's bearer keys).
     """
 
     def __init__(

@@ -21,6 +21,7 @@ from config import get_settings
 from errors import BillhookError
 from starter import (
     alert,
+    api_key,
     attempt,
     codec_server,
     customer,
@@ -35,6 +36,7 @@ from starter import (
     metric,
     plan,
     runtime,
+    serve,
     subscription,
     trigger,
     usage,
@@ -58,6 +60,8 @@ GROUPS = (
     demo,
     doctor,
     codec_server,
+    api_key,
+    serve,
 )
 
 

@@ -18,9 +18,10 @@ def create_engine(url: str | URL) -> Engine:
     """An engine for ``url``, tuned for its database.
 
     SQLite files get their directory created, foreign keys enforced (SQLite ignores them unless
-    asked), WAL so a reader elsewhere (a shell, a backup) does not block billhook's writes, and a
-    busy timeout. PostgreSQL connections are pinged before use, since a worker can sit idle past a
-    server or proxy timeout; a plain ``postgresql://`` URL gets the psycopg 3 driver.
+    asked), WAL so a reader elsewhere (a shell, a backup) does not block billhook's writes,
+    synced at checkpoints (``synchronous = NORMAL``), and a busy timeout. PostgreSQL
+    connections are pinged before use, since a worker can sit idle past a server or proxy
+    timeout; a plain ``postgresql://`` URL gets the psycopg 3 driver.
     """
     parsed = sa.make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
@@ -59,6 +60,11 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
+    # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives the
+    # process dying (a killed worker), not the machine losing power, the same as the embedded
+    # dev server's own file (models.search.DEV_SERVER_PRAGMAS). A write then holds the one
+    # writer's lock for no fsync, which bounds a burst of renewals. Production runs PostgreSQL.
+    cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
 
 

@@ -335,3 +335,43 @@ class InvoiceSequence(SQLModel, table=True):
 
     day: date = Field(primary_key=True)
     last_number: int
+
+
+# The REST API (api/): its keys, Stripe's events, ingested usage --------------------------------
+class ApiKey(SQLModel, table=True):
+    """A key of the REST API: its SHA-256 only, never the key, which is shown once."""
+
+    id: str = Field(primary_key=True)  # apikey_<32 hex>
+    name: str
+    #: The key's first characters (``bh_`` and 8 more), to tell keys apart in listings.
+    prefix: str
+    key_hash: str = Field(unique=True)  # sha256 of the whole key, hex
+    created_at: datetime = _utc()
+    revoked_at: datetime | None = _utc(nullable=True)
+
+
+class StripeEvent(SQLModel, table=True):
+    """A Stripe event taken in: a redelivery of one already processed changes nothing."""
+
+    id: str = Field(primary_key=True)  # Stripe's evt_...
+    type: str
+    invoice_id: str | None = None  # the metadata's billhook_invoice_id
+    outcome: str  # paid, already_paid, unknown_invoice, not_paid, ignored
+    detail: str | None = None  # one line
+    received_at: datetime = _utc()
+
+
+class UsageRecord(SQLModel, table=True):
+    """A usage record ingested by the API, remembered by its key for its subscription's life.
+
+    A batch's records reach the subscription's workflow as one update per metric, keyed by the
+    batch (``forwarded`` once it answered); see ``client.ingest``.
+    """
+
+    subscription_id: str = Field(primary_key=True)
+    idempotency_key: str = Field(primary_key=True)
+    metric_id: str
+    quantity: Decimal = _money()
+    batch_id: str = Field(index=True)
+    forwarded: bool = False
+    created_at: datetime = _utc()

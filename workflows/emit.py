@@ -49,9 +49,12 @@ async def emit(
     return event.message_id
 
 
-async def emit_events(events: list[Event]) -> None:
-    """Publish events built already (``Event.for_event``), as ``emit`` does."""
-    if not batched():
+async def emit_events(events: list[Event], *, since_0_2: bool = False) -> None:
+    """Publish events built already (``Event.for_event``), as ``emit`` does.
+
+    ``since_0_2``: the caller's run started on 0.2 or later (its input says so): no patch asked.
+    """
+    if not (since_0_2 or batched()):
         for event in events:
             await _start_legacy_delivery(event)
         return

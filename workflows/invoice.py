@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from models.search import BILLING_STATUS, CUSTOMER_ID, INVOICE_ID, SUBSCRIPTION_ID
 
 from workflows.emit import emit_events
-from workflows.versions import store_call
+from workflows.versions import ONE_STEP, store_call
 
 
 @workflow.defn
@@ -39,8 +39,10 @@ class InvoiceWorkflow:
 
     @workflow.run
     async def run(self, input: InvoiceWorkflowInput) -> InvoiceState:
-        if input.issued is not None:
-            # Issued, announced and given its attributes by the step that billed it (0.4).
+        if input.issued is not None and workflow.patched(ONE_STEP):
+            # Issued, announced and given its attributes by the step that billed it (0.4). Asked
+            # all the same: an earlier release's worker that took it in a rolling upgrade knew
+            # no ``issued`` and issued it itself, and this run must replay that.
             self.state = input.issued
         else:
             await self._issue(input)
@@ -135,7 +137,9 @@ class InvoiceWorkflow:
 
     async def _save(self) -> None:
         self._show_status()
-        await store_call(BillingActivities.update_invoice, self._issued())
+        # An invoice started issued exists only since 0.4: no patch to ask.
+        since = self.input.issued is not None
+        await store_call(BillingActivities.update_invoice, self._issued(), since_0_2=since)
 
     def _show_status(self) -> None:
         state = self._issued()
@@ -144,4 +148,5 @@ class InvoiceWorkflow:
         workflow.upsert_search_attributes([BILLING_STATUS.value_set(status)])
 
     async def _emit(self, event_type: EventType) -> None:
-        await emit_events([invoice_event(event_type, self.input, self._issued(), workflow.now())])
+        event = invoice_event(event_type, self.input, self._issued(), workflow.now())
+        await emit_events([event], since_0_2=self.input.issued is not None)

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.emit import emit
 from workflows.policies import STORE_RETRY, STORE_TIMEOUT
 from workflows.versions import (
+    ONE_STEP,
     batched,
     cancel_after_start,
     close_issues_invoice,
@@ -73,18 +74,19 @@ class SubscriptionWorkflow:
     @workflow.init
     def __init__(self, input: SubscriptionWorkflowInput) -> None:
         self.sub = SubscriptionWorkflowState.opening(input)
+        self.opened = input.opened
         # The period's announcement (created or renewed) is fixed before any handler runs: a
         # cancellation that arrives at once is announced by its own event, not folded into it.
-        # A run opened by its predecessor was announced by it.
-        self.announcement = {} if input.opened else _payload(self.sub, is_new=input.sequence == 0)
+        # (A run opened by its predecessor was announced by it, unless an earlier release ran it.)
+        self.announcement = _payload(self.sub, is_new=input.sequence == 0)
 
     @workflow.run
     async def run(self, input: SubscriptionWorkflowInput) -> SubscriptionState:
-        if input.opened:
+        if input.opened and self._one_step():
             self.sub.recorded = True  # recorded and announced by the run that renewed into it
         else:
             self._show_attributes()
-            if one_step():
+            if self._one_step():
                 await self._start()
             else:
                 await self._record()
@@ -101,7 +103,7 @@ class SubscriptionWorkflow:
         lines = period_end_lines(self.sub.plan, self.sub.usage, bounds, renewal)
         if renewal is None:
             return await self._end(lines)
-        if one_step():
+        if self._one_step():
             next_run = self.sub.renewal(renewal[0], opened=True)
             await self._renew(next_run, lines)
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -133,7 +135,7 @@ class SubscriptionWorkflow:
 
     async def _end(self, lines: list[LineItemData]) -> SubscriptionState:
         """The last period invoiced and the subscription ended (cancelled now, or not renewed)."""
-        if not one_step():
+        if not self._one_step():
             await self._invoice(lines)
             return await self._finish()
         self.sub.status = SubscriptionStatus.ENDED
@@ -178,6 +180,16 @@ class SubscriptionWorkflow:
         await self._invoice(input.closing_lines, input.closing_plan)
         key = f"{self.sub_id}:period:{input.sequence}"
         await emit(EventType.SUBSCRIPTION_RENEWED, key, self.announcement, self._search())
+
+    def _one_step(self) -> bool:
+        """Whether this run takes 0.4's steps (``workflows.versions.one_step``).
+
+        A run opened by its predecessor was continued as new by 0.4, yet it still asks: a worker
+        of an earlier release that took it during a rolling upgrade ran it the old way (its
+        input's ``opened`` unknown to it), and this run must replay that. It asks the one patch
+        only, before any command, so that a run of either kind replays.
+        """
+        return workflow.patched(ONE_STEP) if self.opened else one_step()
 
     @property
     def sub_id(self) -> str:
@@ -238,7 +250,7 @@ class SubscriptionWorkflow:
             self.sub.period_end = workflow.now()
         payload = _payload(self.sub, is_new=False)
         self._show_attributes()
-        if one_step():
+        if self._one_step():
             cancelled = self._event(EventType.SUBSCRIPTION_CANCELLED, self.sub_id, payload)
             await self._step(self.sub.record(), events=[cancelled])
             return self.state()
@@ -282,7 +294,9 @@ class SubscriptionWorkflow:
     async def _renewal(self) -> tuple[PlanVersionSnapshot, Bounds]:
         """The plan version the next period runs on (the plan's newest) and its bounds."""
         plan = await store_call(
-            BillingActivities.latest_plan_version, PlanRef(plan_id=self.sub.plan.plan_id)
+            BillingActivities.latest_plan_version,
+            PlanRef(plan_id=self.sub.plan.plan_id),
+            since_0_2=self.opened,
         )
         anchor, index = self.sub.calendar_of(plan)
         start, end, _ = period_bounds(

@@ -69,13 +69,14 @@ def cancel_after_start() -> bool:
     return workflow.patched(CANCEL_AFTER_START)
 
 
-async def store_call(activity: Callable[..., R], arg: Any) -> R:
+async def store_call(activity: Callable[..., R], arg: Any, *, since_0_2: bool = False) -> R:
     """Run a store activity: local since 0.2 (no scheduling round trip), retried until it answers.
 
     A store write needs no retry schedule of its own: the workflow task waits for it, and
-    ``STORE_RETRY`` retries it until the database answers again.
+    ``STORE_RETRY`` retries it until the database answers again. ``since_0_2``: the caller knows
+    its run started on 0.2 or later (its input says so), and asks no patch.
     """
-    if batched():
+    if since_0_2 or batched():
         return await workflow.execute_local_activity_method(
             activity, arg, start_to_close_timeout=STORE_TIMEOUT, retry_policy=STORE_RETRY
         )

@@ -40,6 +40,7 @@ SERVICES = {
     "billhook-migrate",
     "worker",
     "codec-server",
+    "api",
 }
 HEALTHY = "service_healthy"
 DONE = "service_completed_successfully"
@@ -129,6 +130,7 @@ def test_start_order_waits_for_health_and_finished_jobs(
         "temporal-ui": {"temporal": HEALTHY},
         "billhook-migrate": {"temporal-schema": DONE},
         "worker": {"billhook-migrate": DONE, "temporal-setup": DONE},
+        "api": {"billhook-migrate": DONE, "temporal-setup": DONE},
         "codec-server": {},
     }
     actual = {

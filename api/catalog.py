@@ -1,0 +1,108 @@
+"""Routes of the catalog: customers, metrics, plans and their versions, usage alerts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import Client
+from api.pagination import Cursor, Limit, Page, page_of
+from client.inputs import AlertInput, MetricInput
+from client.results import AlertDetails, CustomerCreated, CustomerDetails
+from models.billing import CustomerSnapshot, MetricSnapshot, PlanVersionSnapshot
+from store.catalog import PlanVersionSpec
+
+router = APIRouter()
+
+
+class PlanInput(PlanVersionSpec):
+    """A new plan: its name and its version 1."""
+
+    name: str
+
+
+@router.post("/customers", status_code=201, tags=["customers"])
+async def create_customer(billhook: Client, body: CustomerSnapshot) -> CustomerCreated:
+    """Create a customer through its workflow, which emits ``customer.created`` once."""
+    return await billhook.customers.create(body)
+
+
+@router.get("/customers", tags=["customers"])
+async def list_customers(
+    billhook: Client, limit: Limit = 100, cursor: Cursor = None
+) -> Page[CustomerSnapshot]:
+    """Customers, oldest first."""
+    return page_of(await billhook.customers.list(), lambda c: c.customer_id, limit, cursor)
+
+
+@router.get("/customers/{customer_id}", tags=["customers"])
+async def get_customer(billhook: Client, customer_id: str) -> CustomerDetails:
+    """A customer with its subscriptions and invoices, newest first."""
+    return await billhook.customers.show(customer_id)
+
+
+@router.post("/metrics", status_code=201, tags=["plans"])
+async def create_metric(billhook: Client, body: MetricInput) -> MetricSnapshot:
+    """Create a metric (what a plan's usage counts or sums)."""
+    return await billhook.metrics.create(body)
+
+
+@router.get("/metrics", tags=["plans"])
+async def list_metrics(
+    billhook: Client, limit: Limit = 100, cursor: Cursor = None
+) -> Page[MetricSnapshot]:
+    """Metrics, oldest first."""
+    return page_of(await billhook.metrics.list(), lambda m: m.metric_id, limit, cursor)
+
+
+@router.post("/plans", status_code=201, tags=["plans"])
+async def create_plan(billhook: Client, body: PlanInput) -> PlanVersionSnapshot:
+    """Create a plan and its version 1."""
+    spec = PlanVersionSpec.model_validate(body.model_dump(exclude={"name"}))
+    return await billhook.plans.create(body.name, spec)
+
+
+@router.get("/plans", tags=["plans"])
+async def list_plans(
+    billhook: Client, limit: Limit = 100, cursor: Cursor = None
+) -> Page[PlanVersionSnapshot]:
+    """Every plan's newest version, oldest plan first."""
+    return page_of(await billhook.plans.list(), lambda p: p.plan_id, limit, cursor)
+
+
+@router.get("/plans/{plan_id}", tags=["plans"])
+async def get_plan(billhook: Client, plan_id: str) -> PlanVersionSnapshot:
+    """A plan's newest version."""
+    return await billhook.plans.latest(plan_id)
+
+
+@router.get("/plans/{plan_id}/versions", tags=["plans"])
+async def plan_versions(billhook: Client, plan_id: str) -> list[PlanVersionSnapshot]:
+    """Every version of a plan, version 1 first."""
+    return await billhook.plans.versions(plan_id)
+
+
+@router.post("/plans/{plan_id}/versions", status_code=201, tags=["plans"])
+async def new_plan_version(
+    billhook: Client, plan_id: str, body: PlanVersionSpec
+) -> PlanVersionSnapshot:
+    """Add the next version; running subscriptions move to it when they renew."""
+    return await billhook.plans.new_version(plan_id, body)
+
+
+@router.post("/alerts", status_code=201, tags=["plans"])
+async def create_alert(billhook: Client, body: AlertInput) -> AlertDetails:
+    """Create a usage alert on a plan version (or a plan's newest version)."""
+    return await billhook.alerts.create(body)
+
+
+@router.get("/alerts", tags=["plans"])
+async def list_alerts(
+    billhook: Client,
+    plan_version_id: str | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[AlertDetails]:
+    """Usage alerts, oldest first, of one plan version when given."""
+    return page_of(
+        await billhook.alerts.list(plan_version_id), lambda a: a.alert.alert_id, limit, cursor
+    )

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import Client
-from api.pagination import Cursor, Limit, Page, page_of
+from api.routes import listing
 from client.ingest import MAX_BATCH, IngestResult, UsageRecordInput
 from client.inputs import SubscriptionInput
 from client.results import (
@@ -16,13 +16,7 @@ from client.results import (
     SubscriptionSummary,
     SubscriptionView,
 )
-from models.billing import (
-    CancelInput,
-    InvoiceState,
-    PayInput,
-    PaymentStatus,
-    SubscriptionStatus,
-)
+from models.billing import CancelInput, InvoiceState, PayInput, PaymentStatus, SubscriptionStatus
 
 router = APIRouter()
 
@@ -40,17 +34,12 @@ async def create_subscription(billhook: Client, body: SubscriptionInput) -> Subs
     return await billhook.subscriptions.create(body)
 
 
-@router.get("/subscriptions", tags=["subscriptions"])
+@listing(router, "/subscriptions", key="subscription_id", tag="subscriptions")
 async def list_subscriptions(
-    billhook: Client,
-    customer_id: str | None = None,
-    status: SubscriptionStatus | None = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> Page[SubscriptionSummary]:
+    billhook: Client, customer_id: str | None = None, status: SubscriptionStatus | None = None
+) -> list[SubscriptionSummary]:
     """Subscriptions newest first, of one customer and/or in one status."""
-    subscriptions = await billhook.subscriptions.list(customer_id, status)
-    return page_of(subscriptions, lambda s: s.subscription_id, limit, cursor)
+    return await billhook.subscriptions.list(customer_id, status)
 
 
 @router.get("/subscriptions/{subscription_id}", tags=["subscriptions"])
@@ -74,18 +63,15 @@ async def ingest_usage(billhook: Client, body: UsageBatch) -> IngestResult:
     return await billhook.usage_batches.ingest(body.records)
 
 
-@router.get("/invoices", tags=["invoices"])
+@listing(router, "/invoices", key="invoice_id", tag="invoices")
 async def list_invoices(
     billhook: Client,
     customer_id: str | None = None,
     subscription_id: str | None = None,
     status: PaymentStatus | None = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> Page[InvoiceState]:
+) -> list[InvoiceState]:
     """Invoices newest first, of one customer and/or subscription and/or in one status."""
-    invoices = await billhook.invoices.list(customer_id, subscription_id, status)
-    return page_of(invoices, lambda i: i.invoice_id, limit, cursor)
+    return await billhook.invoices.list(customer_id, subscription_id, status)
 
 
 @router.get("/invoices/{invoice_id}", tags=["invoices"])

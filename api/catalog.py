@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import Client
-from api.pagination import Cursor, Limit, Page, page_of
+from api.routes import listing
 from client.inputs import AlertInput, MetricInput
 from client.results import AlertDetails, CustomerCreated, CustomerDetails
 from models.billing import CustomerSnapshot, MetricSnapshot, PlanVersionSnapshot
@@ -26,12 +26,10 @@ async def create_customer(billhook: Client, body: CustomerSnapshot) -> CustomerC
     return await billhook.customers.create(body)
 
 
-@router.get("/customers", tags=["customers"])
-async def list_customers(
-    billhook: Client, limit: Limit = 100, cursor: Cursor = None
-) -> Page[CustomerSnapshot]:
+@listing(router, "/customers", key="customer_id", tag="customers")
+async def list_customers(billhook: Client) -> list[CustomerSnapshot]:
     """Customers, oldest first."""
-    return page_of(await billhook.customers.list(), lambda c: c.customer_id, limit, cursor)
+    return await billhook.customers.list()
 
 
 @router.get("/customers/{customer_id}", tags=["customers"])
@@ -46,12 +44,10 @@ async def create_metric(billhook: Client, body: MetricInput) -> MetricSnapshot:
     return await billhook.metrics.create(body)
 
 
-@router.get("/metrics", tags=["plans"])
-async def list_metrics(
-    billhook: Client, limit: Limit = 100, cursor: Cursor = None
-) -> Page[MetricSnapshot]:
+@listing(router, "/metrics", key="metric_id", tag="plans")
+async def list_metrics(billhook: Client) -> list[MetricSnapshot]:
     """Metrics, oldest first."""
-    return page_of(await billhook.metrics.list(), lambda m: m.metric_id, limit, cursor)
+    return await billhook.metrics.list()
 
 
 @router.post("/plans", status_code=201, tags=["plans"])
@@ -61,12 +57,10 @@ async def create_plan(billhook: Client, body: PlanInput) -> PlanVersionSnapshot:
     return await billhook.plans.create(body.name, spec)
 
 
-@router.get("/plans", tags=["plans"])
-async def list_plans(
-    billhook: Client, limit: Limit = 100, cursor: Cursor = None
-) -> Page[PlanVersionSnapshot]:
+@listing(router, "/plans", key="plan_id", tag="plans")
+async def list_plans(billhook: Client) -> list[PlanVersionSnapshot]:
     """Every plan's newest version, oldest plan first."""
-    return page_of(await billhook.plans.list(), lambda p: p.plan_id, limit, cursor)
+    return await billhook.plans.list()
 
 
 @router.get("/plans/{plan_id}", tags=["plans"])
@@ -95,14 +89,7 @@ async def create_alert(billhook: Client, body: AlertInput) -> AlertDetails:
     return await billhook.alerts.create(body)
 
 
-@router.get("/alerts", tags=["plans"])
-async def list_alerts(
-    billhook: Client,
-    plan_version_id: str | None = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> Page[AlertDetails]:
+@listing(router, "/alerts", key="alert.alert_id", tag="plans")
+async def list_alerts(billhook: Client, plan_version_id: str | None = None) -> list[AlertDetails]:
     """Usage alerts, oldest first, of one plan version when given."""
-    return page_of(
-        await billhook.alerts.list(plan_version_id), lambda a: a.alert.alert_id, limit, cursor
-    )
+    return await billhook.alerts.list(plan_version_id)

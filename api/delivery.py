@@ -12,7 +12,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from api.deps import Client
-from api.pagination import MAX_PAGE, Cursor, Limit, Page, page_of, paginate
+from api.pagination import MAX_PAGE
+from api.routes import listing
 from client.inputs import EndpointInput, EndpointUpdate
 from client.results import (
     DeliveryOutcome,
@@ -70,12 +71,10 @@ async def create_endpoint(billhook: Client, body: EndpointInput) -> EndpointCrea
     return await billhook.endpoints.create(body)
 
 
-@router.get("/endpoints", tags=["endpoints"])
-async def list_endpoints(
-    billhook: Client, limit: Limit = 100, cursor: Cursor = None
-) -> Page[Endpoint]:
+@listing(router, "/endpoints", key="id", tag="endpoints")
+async def list_endpoints(billhook: Client) -> list[Endpoint]:
     """Endpoints, oldest first (never their secrets)."""
-    return page_of(await billhook.endpoints.list(), lambda e: e.id, limit, cursor)
+    return await billhook.endpoints.list()
 
 
 @router.get("/endpoints/{endpoint_id}", tags=["endpoints"])
@@ -141,20 +140,15 @@ async def event_types() -> list[EventTypeInfo]:
     return [EventTypeInfo(name=t.value, emitted_when=EVENT_DESCRIPTIONS[t]) for t in EventType]
 
 
-@router.get("/messages", tags=["messages"])
+@listing(router, "/messages", key="id", tag="messages")
 async def list_messages(
     billhook: Client,
+    n: int,
     status: DeliveryStatus | None = None,
     event_type: EventType | None = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> Page[MessageSummary]:
+) -> list[MessageSummary]:
     """Messages newest first, each with its deliveries counted by status."""
-
-    async def fetch(n: int) -> list[MessageSummary]:
-        return await billhook.messages.list(status=status, event_type=event_type, limit=n)
-
-    return await paginate(fetch, lambda m: m.id, limit, cursor)
+    return await billhook.messages.list(status=status, event_type=event_type, limit=n)
 
 
 @router.get("/messages/{message_id}", tags=["messages"])
@@ -171,17 +165,9 @@ async def resend_message(
     return await billhook.messages.resend(message_id, body.endpoint_id if body else None)
 
 
-@router.get("/attempts", tags=["messages"])
+@listing(router, "/attempts", key="id", tag="messages")
 async def list_attempts(
-    billhook: Client,
-    message_id: str | None = None,
-    endpoint_id: str | None = None,
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> Page[Attempt]:
+    billhook: Client, n: int, message_id: str | None = None, endpoint_id: str | None = None
+) -> list[Attempt]:
     """Attempts newest first, of one message and/or to one endpoint."""
-
-    async def fetch(n: int) -> list[Attempt]:
-        return await billhook.attempts.list(message_id, endpoint_id, min(n, 50 * MAX_PAGE))
-
-    return await paginate(fetch, lambda a: str(a.id), limit, cursor)
+    return await billhook.attempts.list(message_id, endpoint_id, min(n, 50 * MAX_PAGE))

@@ -88,13 +88,8 @@ class ApiRecords(Repository):
         if not name:
             raise InvalidInput("an API key needs a name: say what it is for")
         check_name("API key name", name)
-        row = ApiKey(
-            id=API_KEY_ID_PREFIX + uuid.uuid4().hex,
-            name=name,
-            prefix=prefix,
-            key_hash=key_hash,
-            created_at=now,
-        )
+        key_id = API_KEY_ID_PREFIX + uuid.uuid4().hex
+        row = ApiKey(id=key_id, name=name, prefix=prefix, key_hash=key_hash, created_at=now)
         with self._session() as session:
             session.add(row)
         return to_model(ApiKeyInfo, row)

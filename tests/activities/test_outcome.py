@@ -77,12 +77,7 @@ def test_classify(
     delay: timedelta | None,
 ) -> None:
     decision = classify(
-        status=status,
-        error_kind=kind,
-        retry_after=retry_after,
-        attempt=attempt,
-        now=NOW,
-        draw=draw,
+        status=status, error_kind=kind, retry_after=retry_after, attempt=attempt, now=NOW, draw=draw
     )
     assert (decision.action, decision.delay) == (action, delay)
     assert decision.reason

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     #: sleeping subscription needs none: evicted, it is replayed from its short history when its
     #: timer fires. Each cached run costs about 0.3 MiB.
     workflow_cache: int = Field(500, ge=0)
+    #: Workflow tasks, and local activities (the workflows' store calls), a worker runs at once.
+    #: A burst (thousands of renewals at one instant) beyond this waits on the server, where
+    #: waiting costs nothing; taken all at once, its tasks queue on the one store inside the
+    #: worker and outlive Temporal's 10 s workflow task timeout, and are run again.
+    workflow_task_slots: int = Field(32, ge=1, le=1000)
     #: Run workflow code in Temporal's sandbox, which re-imports a workflow's module for every
     #: run and proxies its imports, and so catches non-deterministic code (a clock read, I/O).
     #: The test suite runs every workflow in it; a worker does not by default: the sandbox costs

@@ -149,6 +149,8 @@ def build_worker(
         activities=activities_of(delivery, BillingActivities(catalog), engine, lifecycle),
         activity_executor=executor,
         max_cached_workflows=settings.workflow_cache,
+        max_concurrent_workflow_tasks=settings.workflow_task_slots,
+        max_concurrent_local_activities=settings.workflow_task_slots,
         workflow_runner=workflow_runner(settings),
         graceful_shutdown_timeout=graceful_shutdown_timeout(settings),
     )

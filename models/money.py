@@ -3,11 +3,15 @@
 Money is computed as ``Decimal`` everywhere and rounded (half up) to the currency's minor unit
 only when a payload is serialized (events.md, Value formats). Lotus converted its decimals to
 floats, so amounts are written as JSON numbers, never strings.
+
+An invoice is rounded once (``split_total``): its total is the exact sum of its lines rounded
+half up, and that total is shared among the lines so the lines a receiver sees add up to it.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Sequence
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 #: ISO 4217 name, common English symbol and number of minor-unit digits of common currencies.
 CURRENCIES: dict[str, tuple[str, str, int]] = {
@@ -77,6 +81,27 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     if not amount.is_finite():
         raise ValueError(f"cannot round {amount} {currency}: money must be a finite number")
     return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+
+
+def split_total(amounts: Sequence[Decimal], currency: str) -> tuple[Decimal, list[Decimal]]:
+    """An invoice's total and its lines' shares of it, in the minor unit of ``currency``.
+
+    The total is the exact sum of ``amounts`` rounded half up, once. Each share is its amount
+    rounded down, and the minor units the total has left over go one each to the amounts with
+    the largest remainders (the earlier line first on a tie); so the shares add up exactly to
+    the total, and each share is its amount rounded down or up, never further from it.
+
+    Raises:
+        ValueError: an amount is NaN or infinite.
+    """
+    total = round_money(sum(amounts, Decimal(0)), currency)
+    unit = Decimal(1).scaleb(-minor_units(currency))
+    shares = [amount.quantize(unit, rounding=ROUND_FLOOR) for amount in amounts]
+    left = int((total - sum(shares, Decimal(0))) / unit)
+    by_remainder = sorted(range(len(amounts)), key=lambda i: (shares[i] - amounts[i], i))
+    for index in by_remainder[:left]:
+        shares[index] += unit
+    return total, shares
 
 
 def to_number(amount: Decimal, currency: str) -> float:

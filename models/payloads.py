@@ -24,7 +24,7 @@ from models.billing import (
 )
 from models.delivery import Event, SearchKeys
 from models.events import EventType
-from models.money import currency_object
+from models.money import currency_object, split_total
 from models.periods import in_timezone
 from models.shapes import (
     Currency,
@@ -110,8 +110,10 @@ def subscription_payload(
     ).model_dump(mode="json")
 
 
-def _line_item(line: LineItemData, plan: PlanDetail, currency: str, timezone: str) -> LineItem:
-    base = Money(amount=line.base, currency=currency)
+def _line_item(
+    line: LineItemData, share: Decimal, plan: PlanDetail, currency: str, timezone: str
+) -> LineItem:
+    base = Money(amount=share, currency=currency)  # the line's share of the rounded total
     return LineItem(
         name=line.name,
         start_date=in_timezone(line.start, timezone),
@@ -148,7 +150,11 @@ def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice
         raise ValueError(f"state of {state.invoice_id} given for invoice {invoice.invoice_id}")
     timezone, currency = invoice.customer.timezone, state.currency
     plan = _plan_detail(invoice.plan)
-    amount = Money(amount=state.amount, currency=currency)
+    # Rounded once: the lines' exact amounts add up to a total rounded to the minor unit, which
+    # the lines share so that they add up to it exactly (models.money.split_total).
+    lines = invoice.line_items
+    total, shares = split_total([line.base for line in lines], currency)
+    amount = Money(amount=total if lines else state.amount, currency=currency)
     start_date, end_date = _covered_days(invoice, state.issue_date)
     return Invoice(
         invoice_id=invoice.invoice_id,
@@ -161,7 +167,10 @@ def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice
         external_payment_obj_id=state.external_payment_obj_id,
         external_payment_obj_type=state.external_payment_obj_type,
         external_payment_obj_status=state.external_payment_obj_status,
-        line_items=[_line_item(line, plan, currency, timezone) for line in invoice.line_items],
+        line_items=[
+            _line_item(line, share, plan, currency, timezone)
+            for line, share in zip(lines, shares, strict=True)
+        ],
         customer=InvoiceCustomer(**_customer_ref(invoice.customer).model_dump()),
         due_date=in_timezone(state.due_date, timezone),
         start_date=start_date,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from models.money import MINOR_UNITS, currency_object, round_money, to_number
+from models.money import MINOR_UNITS, currency_object, round_money, split_total, to_number
 
 
 @pytest.mark.parametrize(
@@ -76,3 +76,29 @@ def test_minor_units() -> None:
 )
 def test_currency_object(code: str, expected: dict[str, str]) -> None:
     assert currency_object(code) == expected
+
+
+@pytest.mark.parametrize(
+    ("amounts", "currency", "total", "shares"),
+    [
+        (["0.005", "0.005", "0.005"], "USD", "0.02", ["0.01", "0.01", "0.00"]),
+        (["12.345", "49.99"], "USD", "62.34", ["12.35", "49.99"]),  # 62.335 rounds half up
+        (["0.333", "0.333", "0.334"], "USD", "1.00", ["0.33", "0.33", "0.34"]),
+        (["0.4", "0.4", "0.4"], "JPY", "1", ["1", "0", "0"]),
+        (["0.0004", "0.0004"], "KWD", "0.001", ["0.001", "0.000"]),
+        (["10"], "EUR", "10.00", ["10.00"]),
+        ([], "USD", "0.00", []),
+    ],
+)
+def test_split_total_rounds_once_and_the_shares_add_up(
+    amounts: list[str], currency: str, total: str, shares: list[str]
+) -> None:
+    result = split_total([Decimal(a) for a in amounts], currency)
+
+    assert (str(result[0]), [str(s) for s in result[1]]) == (total, shares)
+    assert sum(result[1], Decimal(0)) == result[0]
+
+
+def test_split_total_refuses_a_non_finite_amount() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        split_total([Decimal(1), Decimal("Infinity")], "USD")

@@ -308,8 +308,9 @@ def test_usage_alert_refuses_another_metric_and_a_malformed_subscription() -> No
         )
 
 
-def test_money_is_rounded_only_when_serialized() -> None:
-    # Three lines of half a cent: each line shows 0.01, the exact total 0.015 shows 0.02.
+def test_invoice_is_rounded_once_and_its_lines_add_up() -> None:
+    # Three lines of half a cent: the exact total 0.015 shows 0.02, shared 0.01 + 0.01 + 0.00
+    # (rounding each line alone would show 0.01 three times: 0.03 against a total of 0.02).
     line = LineItemData(
         name="API calls",
         start=fixtures.PERIOD_0[0],
@@ -321,12 +322,31 @@ def test_money_is_rounded_only_when_serialized() -> None:
     invoice = fixtures.INVOICE.model_copy(update={"line_items": [line] * 3})
     state = fixtures.invoice_state(PaymentStatus.UNPAID, amount=invoice.amount)
 
-    model = invoice_model(invoice, state)
-    body = json.dumps(model.model_dump(mode="json"), separators=(",", ":"))
+    body = json.dumps(invoice_payload(invoice, state), separators=(",", ":"))
+    payload = json.loads(body)
 
-    assert model.amount.amount == Decimal("0.015")
-    assert '"cost_due":0.02,"amount":0.02,' in body
-    assert '"base":0.01,' in body and '"quantity":0.5,' in body
+    assert '"cost_due":0.02,"amount":0.02,' in body and '"quantity":0.5,' in body
+    lines = payload["line_items"]
+    assert [(x["base"], x["amount"], x["subtotal"]) for x in lines] == [
+        (0.01, 0.01, 0.01),
+        (0.01, 0.01, 0.01),
+        (0.0, 0.0, 0.0),
+    ]
+
+
+def test_sub_cent_prices_keep_their_value_until_the_total() -> None:
+    # 1,001 calls at 0.0004 each: 0.4004 exact. Rounded per line first (0.0004 -> 0.00) the
+    # usage would vanish; rounded once it is 0.40.
+    calls = fixtures.INVOICE.line_items[0].model_copy(
+        update={"quantity": Decimal(1001), "base": Decimal(1001) * Decimal("0.0004")}
+    )
+    invoice = fixtures.INVOICE.model_copy(update={"line_items": [calls] * 2})
+    state = fixtures.invoice_state(PaymentStatus.UNPAID, amount=invoice.amount)
+
+    payload = invoice_payload(invoice, state)
+
+    assert payload["amount"] == payload["cost_due"] == 0.8  # 0.8008 rounded once
+    assert [line["amount"] for line in payload["line_items"]] == [0.4, 0.4]
 
 
 def test_money_dumps_as_a_rounded_decimal_in_python_mode() -> None:

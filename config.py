@@ -17,6 +17,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from errors import BillhookError
+from models.organization import Organization
+from models.periods import zone
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -123,6 +125,9 @@ class Settings(BaseSettings):
     #: Crash tests only: points where the worker kills itself (``activities.faults``).
     failpoints: Annotated[frozenset[str], NoDecode] = frozenset()
     temporal_cli: str | None = None
+    #: The organization that bills: invoice line items' date-times are written in this IANA
+    #: timezone (``models.organization``).
+    organization_timezone: str = "UTC"
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
@@ -138,6 +143,12 @@ class Settings(BaseSettings):
     @classmethod
     def _check_codec_keys(cls, value: SecretStr) -> SecretStr:
         parse_codec_keys(value.get_secret_value())  # refused here, before anything connects
+        return value
+
+    @field_validator("organization_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        zone(value)
         return value
 
     @field_validator("metrics_port", mode="before")
@@ -157,6 +168,10 @@ class Settings(BaseSettings):
     def codec_key_ring(self) -> list[tuple[str, bytes]]:
         """The payload encryption keys as (key id, key), the encrypting one first; [] when off."""
         return parse_codec_keys(self.codec_keys.get_secret_value())
+
+    def organization(self) -> Organization:
+        """The organization as invoices issued now show it."""
+        return Organization(timezone=self.organization_timezone)
 
     def temporal_explicit(self) -> frozenset[str]:
         """Which of ``temporal_address``, ``temporal_namespace`` were set, not defaulted."""

@@ -15,6 +15,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field
 
 from models.delivery import Event
+from models.organization import Organization
 from models.periods import period_bounds
 
 
@@ -152,6 +153,8 @@ class InvoiceWorkflowInput(BaseModel):
     #: (billhook 0.4: by the subscription step that billed it, ``LifecycleStep``); None when the
     #: workflow issues it itself (invoices started before 0.4, or directly).
     issued: InvoiceState | None = None
+    #: Who issued it, as of its issue (set by the step that issues it; the default before).
+    organization: Organization = Field(default_factory=Organization)
 
     @property
     def amount(self) -> Decimal:

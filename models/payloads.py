@@ -1,7 +1,9 @@
 """The builders of the payloads receivers get (events.md, Payloads), which workflows call.
 
 Each builds the payload's model (``models.shapes``) from workflow state: catalog snapshots, an
-invoice's state, a period's bounds. Date-times are written in the customer's timezone. The
+invoice's state, a period's bounds. Date-times are written in the customer's timezone, but for
+invoice lines' (the organization's timezone, as Lotus); an invoice's ``start_date`` and
+``end_date`` are UTC calendar days (docs/payloads.md, Dates). The
 builders return JSON-ready dicts (``model_dump(mode="json")``) for ``envelope_body``; the
 ``*_model`` ones return the model, for a caller that adds to it (``models.samples``).
 Pure and deterministic: safe inside Temporal's workflow sandbox.
@@ -128,16 +130,14 @@ def _line_item(
 
 
 def _covered_days(invoice: InvoiceWorkflowInput, issue_date: datetime) -> tuple[date, date]:
-    """The first and last day the invoice's lines cover, in the customer's timezone."""
-    timezone = invoice.customer.timezone
+    """The UTC calendar days of the earliest line start and the latest line end, as Lotus."""
     if not invoice.line_items:
         # events.md requires both dates; an invoice with no lines covers its issue day.
-        day = in_timezone(issue_date, timezone).date()
+        day = issue_date.astimezone(UTC).date()
         return day, day
-    # Compared in UTC: equal tzinfos compare wall clocks, which is wrong in a DST fold.
-    first = min((line.start for line in invoice.line_items), key=lambda m: m.astimezone(UTC))
-    last = max((line.end for line in invoice.line_items), key=lambda m: m.astimezone(UTC))
-    return in_timezone(first, timezone).date(), in_timezone(last, timezone).date()
+    first = min(line.start.astimezone(UTC) for line in invoice.line_items)
+    last = max(line.end.astimezone(UTC) for line in invoice.line_items)
+    return first.date(), last.date()
 
 
 def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice:
@@ -168,7 +168,7 @@ def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice
         external_payment_obj_type=state.external_payment_obj_type,
         external_payment_obj_status=state.external_payment_obj_status,
         line_items=[
-            _line_item(line, share, plan, currency, timezone)
+            _line_item(line, share, plan, currency, invoice.organization.timezone)
             for line, share in zip(lines, shares, strict=True)
         ],
         customer=InvoiceCustomer(**_customer_ref(invoice.customer).model_dump()),

@@ -17,6 +17,7 @@ import pytest
 
 from models.billing import LineItemData, PaymentStatus
 from models.events import EventType
+from models.organization import Organization
 from models.payloads import invoice_model, invoice_payload, usage_alert_payload
 from models.shapes import Currency, Customer, Money, Subscription
 from tests.models import fixtures
@@ -252,29 +253,56 @@ def test_customer_lists_invoices_without_lines_and_customer() -> None:
     assert payload["invoices"][0]["amount"] == payload["total_amount_due"] == 62.34
 
 
-def test_date_times_are_in_the_customer_timezone() -> None:
-    utc_customer = fixtures.CUSTOMER.model_copy(update={"timezone": "UTC"})
-    invoice = fixtures.INVOICE.model_copy(update={"customer": utc_customer})
+def test_invoice_date_times_are_in_the_customer_timezone_lines_in_the_organizations() -> None:
+    paris = Organization(timezone="Europe/Paris")
+    invoice = fixtures.INVOICE.model_copy(update={"organization": paris})
 
     payload = invoice_payload(invoice, fixtures.invoice_state(PaymentStatus.UNPAID))
 
-    assert payload["issue_date"] == "2024-02-29T05:00:00+00:00"  # never "Z"
-    assert payload["line_items"][0]["end_date"] == "2024-02-29T04:59:59.999999+00:00"
-    assert (payload["start_date"], payload["end_date"]) == ("2024-01-31", "2024-03-31")
+    # The customer is in New York; the organization bills from Paris.
+    assert payload["issue_date"] == "2024-02-29T00:00:00-05:00"
+    assert payload["due_date"] == "2024-03-30T01:00:00-04:00"
+    lines = payload["line_items"]
+    assert (lines[0]["start_date"], lines[0]["end_date"]) == (
+        "2024-01-31T06:00:00+01:00",
+        "2024-02-29T05:59:59.999999+01:00",
+    )
+    assert lines[1]["end_date"] == "2024-03-31T05:59:59.999999+02:00"  # Paris is on summer time
 
 
-def test_invoice_dates_are_the_first_and_last_day_covered() -> None:
+def test_line_date_times_are_in_utc_by_default() -> None:
+    payload = invoice_payload(fixtures.INVOICE, fixtures.invoice_state(PaymentStatus.UNPAID))
+
+    ends = [line["end_date"] for line in payload["line_items"]]
+    assert ends == ["2024-02-29T04:59:59.999999+00:00", "2024-03-31T03:59:59.999999+00:00"]
+
+
+def test_invoice_dates_are_the_utc_days_of_the_first_start_and_the_last_end() -> None:
+    # New York's period ends 2024-03-30 23:59:59 local, which is 2024-03-31 in UTC (as Lotus).
     lines = list(reversed(fixtures.INVOICE.line_items))  # not in date order
     invoice = fixtures.INVOICE.model_copy(update={"line_items": lines})
 
     payload = invoice_payload(invoice, fixtures.invoice_state(PaymentStatus.UNPAID))
 
-    assert (payload["start_date"], payload["end_date"]) == ("2024-01-31", "2024-03-30")
+    assert (payload["start_date"], payload["end_date"]) == ("2024-01-31", "2024-03-31")
 
 
-def test_invoice_without_lines_covers_its_issue_day() -> None:
+def test_invoice_dates_do_not_follow_any_timezone_setting() -> None:
+    # In Honolulu the lines run from Jan 30 to Mar 30: neither timezone moves the dates.
+    honolulu = fixtures.CUSTOMER.model_copy(update={"timezone": "Pacific/Honolulu"})
+    invoice = fixtures.INVOICE.model_copy(
+        update={"customer": honolulu, "organization": Organization(timezone="Pacific/Honolulu")}
+    )
+
+    payload = invoice_payload(invoice, fixtures.invoice_state(PaymentStatus.UNPAID))
+
+    assert (payload["start_date"], payload["end_date"]) == ("2024-01-31", "2024-03-31")
+
+
+def test_invoice_without_lines_covers_its_issue_day_in_utc() -> None:
     invoice = fixtures.INVOICE.model_copy(update={"line_items": []})
-    state = fixtures.invoice_state(PaymentStatus.PAID, amount=Decimal(0))
+    late = datetime(2024, 2, 29, 23, 30, tzinfo=UTC)  # Mar 1 in Paris, still Feb 29 in UTC
+    state = fixtures.invoice_state(PaymentStatus.PAID, amount=Decimal(0), issue_date=late)
 
     payload = invoice_payload(invoice, state)
 

@@ -105,7 +105,8 @@ async def test_a_monthly_subscription_from_january_31_runs_twelve_periods(
     assert len(created_invoices) == 12
     assert created_invoices[0]["amount"] == 50.49
     assert created_invoices[0]["start_date"] == f"{year}-01-31"
-    assert created_invoices[0]["end_date"] == f"{year}-02-28"
+    # UTC days: the period ends Feb 28 at 23:59:59 in New York, Feb 29 in UTC.
+    assert created_invoices[0]["end_date"] == f"{year}-02-29"
     # The issued invoice's workflow is found in the Web UI as its subscription's, and went
     # past due a month after it was issued, eleven months ago.
     assert (searchable.get(INVOICE_ID), searchable.get(BILLING_STATUS)) == (
@@ -226,6 +227,30 @@ async def test_cancel_at_period_end_sends_cancelled_then_ends_without_renewing(
     [invoice] = billing.catalog.list_invoices(subscription_id=final.subscription_id)
     assert invoice.amount == Decimal("49.99")
     assert messages(store, "subscription.renewed") == []
+
+
+async def test_invoice_lines_are_written_in_the_organizations_timezone(
+    ts_env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
+) -> None:
+    billing = billing_setup(store)
+    tokyo = settings.model_copy(update={"organization_timezone": "Asia/Tokyo"})
+    async with run_worker(ts_env.client, tokyo):
+        start = await next_leap_january_31(ts_env)  # midnight in New York
+        handle = await subscribe(ts_env.client, tokyo.task_queue, billing, start)
+        await handle.execute_update(SubscriptionWorkflow.cancel, CancelInput(at_period_end=True))
+        await handle.result()
+        await settled(store, "invoice.created", 1)
+    [invoice] = messages(store, "invoice.created")
+    year = start.year
+    lines = {(x["name"], x["start_date"], x["end_date"]) for x in invoice["line_items"]}
+    assert (
+        "Pro flat fee",
+        f"{year}-01-31T14:00:00+09:00",
+        f"{year}-02-29T13:59:59.999999+09:00",
+    ) in lines
+    # The invoice's days are UTC's; its issue date is still the customer's (New York).
+    assert (invoice["start_date"], invoice["end_date"]) == (f"{year}-01-31", f"{year}-02-29")
+    assert invoice["issue_date"].endswith("-05:00")
 
 
 async def test_refused_requests_say_why_and_change_nothing(

@@ -13,18 +13,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-#: ISO 4217 name, common English symbol and number of minor-unit digits of common currencies.
+#: Name, symbol and number of minor-unit digits of each known currency. The first block is the
+#: table Lotus provisioned for every organization (its SUPPORTED_CURRENCIES, last version),
+#: names and symbols as Lotus sent them, so a receiver that matches on them keeps working; the
+#: rest are common currencies Lotus did not have, with ISO 4217 names and common symbols.
 CURRENCIES: dict[str, tuple[str, str, int]] = {
+    # Lotus's table.
     "USD": ("US Dollar", "$", 2),
     "EUR": ("Euro", "€", 2),
-    "GBP": ("British Pound", "£", 2),
-    "CAD": ("Canadian Dollar", "CA$", 2),
+    "GBP": ("Pound", "£", 2),
+    "CNY": ("Yuan", "¥", 2),
     "AUD": ("Australian Dollar", "A$", 2),
-    "NZD": ("New Zealand Dollar", "NZ$", 2),
+    "CAD": ("Canadian Dollar", "C$", 2),
     "CHF": ("Swiss Franc", "CHF", 2),
+    "HKD": ("Hong Kong Dollar", "HK$", 2),
+    "SGD": ("Singapore Dollar", "S$", 2),
     "SEK": ("Swedish Krona", "kr", 2),
     "NOK": ("Norwegian Krone", "kr", 2),
+    "NZD": ("New Zealand Dollar", "NZ$", 2),
+    "MXN": ("Mexican Peso", "$", 2),
+    "ZAR": ("South African Rand", "R", 2),
+    "BRL": ("Brazilian Real", "R$", 2),
     "DKK": ("Danish Krone", "kr", 2),
+    "NGN": ("Nigerian Naira", "₦", 2),
+    "RUB": ("Russian Ruble", "₽", 2),
+    "KZT": ("Kazakhstani Tenge", "₸", 2),
+    "TZS": ("Tanzanian Shilling", "TSh", 2),
+    "KES": ("Kenyan Shilling", "KSh", 2),
+    "UGX": ("Ugandan Shilling", "UGX", 0),
+    "INR": ("Indian Rupee", "₹", 2),
+    "PHP": ("Philippine Peso", "₱", 2),
+    # Not in Lotus's table.
     "PLN": ("Polish Zloty", "zł", 2),
     "CZK": ("Czech Koruna", "Kč", 2),
     "HUF": ("Hungarian Forint", "Ft", 2),
@@ -32,18 +51,10 @@ CURRENCIES: dict[str, tuple[str, str, int]] = {
     "ILS": ("Israeli New Shekel", "₪", 2),
     "AED": ("UAE Dirham", "AED", 2),
     "SAR": ("Saudi Riyal", "SAR", 2),
-    "ZAR": ("South African Rand", "R", 2),
-    "INR": ("Indian Rupee", "₹", 2),
-    "CNY": ("Chinese Yuan", "CN¥", 2),
-    "HKD": ("Hong Kong Dollar", "HK$", 2),
     "TWD": ("New Taiwan Dollar", "NT$", 2),
-    "SGD": ("Singapore Dollar", "S$", 2),
     "MYR": ("Malaysian Ringgit", "RM", 2),
     "THB": ("Thai Baht", "฿", 2),
-    "PHP": ("Philippine Peso", "₱", 2),
     "IDR": ("Indonesian Rupiah", "Rp", 2),
-    "BRL": ("Brazilian Real", "R$", 2),
-    "MXN": ("Mexican Peso", "MX$", 2),
     "ARS": ("Argentine Peso", "ARS", 2),
     "COP": ("Colombian Peso", "COP", 2),
     "JPY": ("Japanese Yen", "¥", 0),
@@ -52,7 +63,6 @@ CURRENCIES: dict[str, tuple[str, str, int]] = {
     "CLP": ("Chilean Peso", "CLP", 0),
     "ISK": ("Icelandic Króna", "kr", 0),
     "PYG": ("Paraguayan Guarani", "₲", 0),
-    "UGX": ("Ugandan Shilling", "USh", 0),
     "XAF": ("Central African CFA Franc", "FCFA", 0),
     "XOF": ("West African CFA Franc", "F CFA", 0),
     "BHD": ("Bahraini Dinar", "BHD", 3),

@@ -116,11 +116,14 @@ def _line_item(
     line: LineItemData, share: Decimal, plan: PlanDetail, currency: str, timezone: str
 ) -> LineItem:
     base = Money(amount=share, currency=currency)  # the line's share of the rounded total
+    quantity = line.quantity
+    if line.metric_id is None and quantity is not None and quantity <= 1:
+        quantity = None  # a flat fee billed once: Lotus sent a quantity only above 1
     return LineItem(
         name=line.name,
         start_date=in_timezone(line.start, timezone),
         end_date=in_timezone(line.end, timezone),
-        quantity=line.quantity,
+        quantity=quantity,
         billing_type=line.billing_type,
         plan=plan,
         base=base,
@@ -214,7 +217,6 @@ def usage_alert_payload(
     metric: MetricSnapshot,
     usage: Decimal,
     time_triggered: datetime,
-    customer: CustomerSnapshot,
 ) -> dict[str, Any]:
     """The UsageAlertPayload of ``alert`` crossing its threshold.
 
@@ -224,8 +226,7 @@ def usage_alert_payload(
         alert: the alert that fired.
         metric: the alert's metric.
         usage: the measured usage that crossed the threshold.
-        time_triggered: when the crossing was detected (aware).
-        customer: the subscriber; its timezone is the one ``time_triggered`` is written in.
+        time_triggered: when the crossing was detected (aware; written in UTC).
 
     Raises:
         ValueError: ``metric`` is not the alert's metric, or ``subscription`` is not a
@@ -245,5 +246,5 @@ def usage_alert_payload(
             threshold=alert.threshold,
         ),
         usage=usage,
-        time_triggered=in_timezone(time_triggered, customer.timezone),
+        time_triggered=time_triggered,
     ).model_dump(mode="json")

@@ -20,15 +20,18 @@ from typing import Any
 from models.billing import (
     Aggregation,
     AlertSnapshot,
+    ChargeTiming,
     CustomerSnapshot,
+    FlatCharge,
     InvoiceState,
     InvoiceWorkflowInput,
-    LineItemData,
     MetricSnapshot,
     PaymentStatus,
     PlanVersionSnapshot,
+    UsageComponent,
 )
 from models.events import EventType
+from models.invoicing import period_end_lines
 from models.payloads import (
     customer_model,
     invoice_model,
@@ -84,30 +87,19 @@ PLAN = PlanVersionSnapshot(
     plan_name="Pro",
     version_id=_id("plan_version", "pro-v2"),
     version=2,
+    flat_charge=FlatCharge(amount=Decimal("99.00"), timing=ChargeTiming.IN_ADVANCE),
+    components=[UsageComponent(metric=API_CALLS, unit_price=Decimal("0.004"))],
     alerts=[ALERT],
 )
 SUBSCRIPTION_ID = _id("sub", "subscription")
-#: The sample invoice's lines: usage billed in arrears for March, the flat fee in advance for April.
-LINES = (
-    ("API calls", MARCH, "in_arrears", Decimal(12_500), Decimal("0.004")),
-    ("Pro plan flat fee", APRIL, "in_advance", Decimal(1), Decimal("99.00")),
-)
+#: The sample invoice, computed as a renewal computes it: March's 12,500 API calls in arrears,
+#: April's flat fee in advance.
 INVOICE = InvoiceWorkflowInput(
     invoice_id=_id("invoice", "invoice-2023-03"),
     subscription_id=SUBSCRIPTION_ID,
     customer=CUSTOMER,
     plan=PLAN,
-    line_items=[
-        LineItemData(
-            name=name,
-            start=period[0],
-            end=period[1],
-            quantity=quantity,
-            billing_type=billing_type,
-            base=quantity * unit_price,
-        )
-        for name, period, billing_type, quantity, unit_price in LINES
-    ],
+    line_items=period_end_lines(PLAN, {API_CALLS.metric_id: Decimal(12_500)}, MARCH, (PLAN, APRIL)),
 )
 
 
@@ -181,7 +173,6 @@ def usage_alert() -> Payload:
         metric=API_CALLS,
         usage=Decimal(10_012),
         time_triggered=TRIGGERED_AT,
-        customer=CUSTOMER,
     )
 
 

@@ -347,7 +347,6 @@ class SubscriptionWorkflow:
             metric=component.metric,
             usage=usage,
             time_triggered=workflow.now(),
-            customer=self.sub.customer,
         )
         key = f"{alert.alert_id}:{self.sub_id}:{self.sub.period_start.isoformat()}"
         await emit(EventType.USAGE_ALERT_TRIGGERED, key, payload, self._search())

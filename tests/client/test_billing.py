@@ -103,7 +103,7 @@ async def test_customer_plan_subscription_usage_and_payment(billhook: BillhookCl
     )
     shown = await billhook.invoices.show(invoice.invoice_id)
     assert shown.invoice.external_payment_obj_id == "pi_123"
-    assert [line.name for line in shown.lines] == ["Pro flat fee"]
+    assert [line.name for line in shown.lines] == ["Pro Flat Fee"]
 
     cancelled = await billhook.subscriptions.cancel(sub_id, CancelInput())
     assert cancelled.state.status is SubscriptionStatus.ENDED

@@ -18,13 +18,13 @@ from models.billing import (
     FlatCharge,
     InvoiceState,
     InvoiceWorkflowInput,
-    LineItemData,
     MetricSnapshot,
     PaymentStatus,
     PlanVersionSnapshot,
     UsageComponent,
 )
 from models.events import EventType, envelope_body
+from models.invoicing import period_end_lines
 from models.payloads import (
     customer_payload,
     invoice_payload,
@@ -75,30 +75,16 @@ PERIOD_1 = period_bounds(ANCHOR, PLAN.period, 1)
 #: The invoice closing period 0, issued as period 1 starts (workflow time is UTC).
 ISSUED_AT = datetime(2024, 2, 29, 5, 0, tzinfo=UTC)
 DUE_AT = ISSUED_AT + timedelta(days=30)  # net 30, counted in absolute time as workflows do
+#: The invoice closing period 0, computed by the code a renewal runs: period 0's API calls in
+#: arrears (12.345: rounds half up to 12.35) and period 1's flat fee in advance.
 INVOICE = InvoiceWorkflowInput(
     invoice_id=INVOICE_ID,
     subscription_id=SUBSCRIPTION_ID,
     customer=CUSTOMER,
     plan=PLAN,
-    line_items=[
-        LineItemData(
-            name="API calls",
-            start=PERIOD_0[0],
-            end=PERIOD_0[1],
-            quantity=USAGE,
-            billing_type="in_arrears",
-            base=USAGE * PLAN.components[0].unit_price,  # 12.345: rounds half up to 12.35
-            metric_id=API_CALLS.metric_id,
-        ),
-        LineItemData(
-            name="Pro flat fee",
-            start=PERIOD_1[0],
-            end=PERIOD_1[1],
-            quantity=None,
-            billing_type="in_advance",
-            base=Decimal("49.99"),
-        ),
-    ],
+    line_items=period_end_lines(
+        PLAN, {API_CALLS.metric_id: USAGE}, PERIOD_0[:2], (PLAN, PERIOD_1[:2])
+    ),
 )
 PAYMENT = {
     "external_payment_obj_id": "ch_3OqZ2a2eZvKYlo2C1",
@@ -145,7 +131,6 @@ def usage_alert() -> dict[str, Any]:
         metric=API_CALLS,
         usage=USAGE,
         time_triggered=TRIGGERED_AT,
-        customer=CUSTOMER,
     )
 
 

@@ -7,7 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from models.money import MINOR_UNITS, currency_object, round_money, split_total, to_number
+from models.money import (
+    MINOR_UNITS,
+    currency_object,
+    minor_units,
+    round_money,
+    split_total,
+    to_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +75,7 @@ def test_minor_units() -> None:
     [
         ("USD", {"code": "USD", "name": "US Dollar", "symbol": "$"}),
         ("EUR", {"code": "EUR", "name": "Euro", "symbol": "€"}),
-        ("GBP", {"code": "GBP", "name": "British Pound", "symbol": "£"}),
+        ("GBP", {"code": "GBP", "name": "Pound", "symbol": "£"}),
         ("JPY", {"code": "JPY", "name": "Japanese Yen", "symbol": "¥"}),
         ("usd", {"code": "USD", "name": "US Dollar", "symbol": "$"}),
         ("XYZ", {"code": "XYZ", "name": "XYZ", "symbol": "XYZ"}),
@@ -76,6 +83,28 @@ def test_minor_units() -> None:
 )
 def test_currency_object(code: str, expected: dict[str, str]) -> None:
     assert currency_object(code) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "symbol"),
+    [
+        # As Lotus's SUPPORTED_CURRENCIES sent them, where billhook's own table differed.
+        ("GBP", "Pound", "£"),
+        ("CAD", "Canadian Dollar", "C$"),
+        ("CNY", "Yuan", "¥"),
+        ("MXN", "Mexican Peso", "$"),
+        ("UGX", "Ugandan Shilling", "UGX"),
+        # Lotus had these; billhook fell back to the code.
+        ("NGN", "Nigerian Naira", "₦"),
+        ("RUB", "Russian Ruble", "₽"),
+        ("KZT", "Kazakhstani Tenge", "₸"),
+        ("TZS", "Tanzanian Shilling", "TSh"),
+        ("KES", "Kenyan Shilling", "KSh"),
+    ],
+)
+def test_lotus_currencies_have_lotus_names_and_symbols(code: str, name: str, symbol: str) -> None:
+    assert currency_object(code) == {"code": code, "name": name, "symbol": symbol}
+    assert minor_units(code) == (0 if code == "UGX" else 2)
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ class OneOf(frozenset[str]):
 STR, BOOL, INT, NULL, LIST, OBJECT = str, bool, int, type(None), list, dict
 NUMBER = "number"  # a JSON number: int or float, never a bool or a string
 DATE_TIME = "date-time"  # ISO 8601 with an offset
+DATE_TIME_Z = "date-time-z"  # ISO 8601 in UTC with a Z
 DATE = "date"  # YYYY-MM-DD
 DATE_TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?[+-]\d\d:\d\d"
 
@@ -141,7 +142,7 @@ USAGE_ALERT = {
         "threshold": NUMBER,
     },
     "usage": NUMBER,
-    "time_triggered": DATE_TIME,
+    "time_triggered": DATE_TIME_Z,
 }
 SCHEMAS = {
     EventType.CUSTOMER_CREATED: CUSTOMER,
@@ -176,6 +177,9 @@ def _matches(value: Any, schema: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if schema == DATE_TIME:
         return isinstance(value, str) and re.fullmatch(DATE_TIME_RE, value) is not None
+    if schema == DATE_TIME_Z:
+        pattern = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z"
+        return isinstance(value, str) and re.fullmatch(pattern, value) is not None
     if schema == DATE:
         return isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", value) is not None
     if isinstance(schema, dict):
@@ -324,7 +328,6 @@ def test_usage_alert_refuses_another_metric_and_a_malformed_subscription() -> No
         "alert": fixtures.ALERT,
         "usage": fixtures.USAGE,
         "time_triggered": fixtures.TRIGGERED_AT,
-        "customer": fixtures.CUSTOMER,
     }
     other = fixtures.API_CALLS.model_copy(update={"metric_id": "metric_" + "1" * 32})
 
@@ -346,6 +349,7 @@ def test_invoice_is_rounded_once_and_its_lines_add_up() -> None:
         quantity=Decimal("0.5"),
         billing_type="in_arrears",
         base=Decimal("0.005"),
+        metric_id=fixtures.API_CALLS.metric_id,
     )
     invoice = fixtures.INVOICE.model_copy(update={"line_items": [line] * 3})
     state = fixtures.invoice_state(PaymentStatus.UNPAID, amount=invoice.amount)
@@ -386,11 +390,65 @@ def test_money_dumps_as_a_rounded_decimal_in_python_mode() -> None:
     assert money.model_dump_json() == "12.35"
 
 
+@pytest.mark.parametrize(
+    ("metric_id", "quantity", "shown"),
+    [
+        (None, Decimal(1), None),  # a flat fee billed once: null, as Lotus sent it
+        (None, Decimal(2), 2.0),  # above 1: shown
+        (None, None, None),
+        (fixtures.API_CALLS.metric_id, Decimal(0), 0.0),  # usage: always its quantity
+        (fixtures.API_CALLS.metric_id, Decimal(1), 1.0),
+    ],
+)
+def test_flat_fee_quantity_is_null_unless_above_one(
+    metric_id: str | None, quantity: Decimal | None, shown: float | None
+) -> None:
+    line = fixtures.INVOICE.line_items[1].model_copy(
+        update={"metric_id": metric_id, "quantity": quantity}
+    )
+    invoice = fixtures.INVOICE.model_copy(update={"line_items": [line]})
+    state = fixtures.invoice_state(PaymentStatus.UNPAID, amount=invoice.amount)
+
+    [item] = invoice_payload(invoice, state)["line_items"]
+
+    assert item["quantity"] == shown
+
+
+def test_the_flat_fee_line_is_named_as_lotus_named_it() -> None:
+    payload = fixtures.payload(EventType.INVOICE_CREATED)
+
+    names = [(line["name"], line["billing_type"]) for line in payload["line_items"]]
+    assert names == [("API calls", "in_arrears"), ("Pro Flat Fee", "in_advance")]
+
+
 def test_amounts_and_quantities_are_json_numbers_not_strings() -> None:
     body = fixtures.body(EventType.INVOICE_CREATED).decode()
 
     for key, number in [("amount", "62.34"), ("base", "12.35"), ("quantity", "1234.5")]:
         assert f'"{key}":{number},' in body
+
+
+def test_time_triggered_is_utc_with_a_z_whatever_the_customers_timezone() -> None:
+    payload = fixtures.usage_alert()
+
+    assert payload["time_triggered"] == "2024-02-10T14:02:11.532000Z"  # 09:02 in New York
+    assert payload["subscription"]["start_date"] == "2024-01-31T00:00:00-05:00"
+
+
+def test_time_triggered_on_a_whole_second_has_no_fraction() -> None:
+    subscription = fixtures.subscription(fixtures.PERIOD_0, is_new=True)
+    moment = datetime(2024, 2, 10, 9, 2, 11, tzinfo=fixtures.NEW_YORK)
+
+    payload = usage_alert_payload(
+        subscription=subscription,
+        plan=fixtures.PLAN,
+        alert=fixtures.ALERT,
+        metric=fixtures.API_CALLS,
+        usage=fixtures.USAGE,
+        time_triggered=moment,
+    )
+
+    assert payload["time_triggered"] == "2024-02-10T14:02:11Z"
 
 
 def test_the_fixture_periods_are_what_the_golden_files_show() -> None:

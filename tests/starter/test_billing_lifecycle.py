@@ -239,7 +239,7 @@ async def test_pay_and_void_invoices(
 
     shown = await ok(billing_cli, "invoice", "show", paid)
     assert "status          paid" in shown and "payment id      pi_123" in shown
-    assert re.search(r"^Pro flat fee\s+in_advance\s+1\s+49.99 USD\s", shown, re.M)
+    assert re.search(r"^Pro Flat Fee\s+in_advance\s+1\s+49.99 USD\s", shown, re.M)
     listing = await ok(billing_cli, "invoice", "list", "--customer", "acme", "--status", "voided")
     assert voided in listing and paid not in listing
     customer = await ok(billing_cli, "customer", "show", "acme")

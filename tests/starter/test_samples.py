@@ -99,7 +99,8 @@ def check_line_item(item: dict[str, Any]) -> None:
     assert item["billing_type"] in {"in_advance", "in_arrears", "intermediate", "one_time"}
     check_plan(item["plan"])
     assert item["subtotal"] == item["base"] == item["amount"]
-    assert all(isinstance(item[key], float) for key in ("quantity", "base", "amount"))
+    assert all(isinstance(item[key], float) for key in ("base", "amount"))
+    assert isinstance(item["quantity"], float) or item["quantity"] is None  # a flat fee: null
 
 
 def check_customer(payload: dict[str, Any]) -> None:

@@ -95,7 +95,7 @@ async def test_a_monthly_subscription_from_january_31_runs_twelve_periods(
     first_lines = billing.catalog.invoice_lines(invoices[0].invoice_id)
     assert sorted((line.name, line.base) for line in first_lines) == [
         ("API calls", Decimal("0.5")),
-        ("Pro flat fee", Decimal("49.99")),
+        ("Pro Flat Fee", Decimal("49.99")),
     ]
     assert [i.issue_date for i in invoices] == pytest.approx(
         [s.astimezone(invoices[0].issue_date.tzinfo) for s in starts[1:]],
@@ -244,7 +244,7 @@ async def test_invoice_lines_are_written_in_the_organizations_timezone(
     year = start.year
     lines = {(x["name"], x["start_date"], x["end_date"]) for x in invoice["line_items"]}
     assert (
-        "Pro flat fee",
+        "Pro Flat Fee",
         f"{year}-01-31T14:00:00+09:00",
         f"{year}-02-29T13:59:59.999999+09:00",
     ) in lines

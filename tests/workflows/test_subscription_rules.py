@@ -187,9 +187,9 @@ async def test_the_run_that_closes_a_period_issues_its_invoice(ts_env: WorkflowE
         [(line.name, line.base, line.start) for line in i.line_items] for _, i in calls.invoices
     ]
     assert lines == [
-        [("API calls", Decimal("0.50"), starts[0]), ("Pro flat fee", Decimal("49.99"), starts[0])],
-        [("API calls", Decimal(0), starts[1]), ("Pro flat fee", Decimal("59.99"), starts[1])],
-        [("API calls", Decimal(0), starts[2]), ("Pro flat fee", Decimal("59.99"), starts[2])],
+        [("API calls", Decimal("0.50"), starts[0]), ("Pro Flat Fee", Decimal("49.99"), starts[0])],
+        [("API calls", Decimal(0), starts[1]), ("Pro Flat Fee", Decimal("59.99"), starts[1])],
+        [("API calls", Decimal(0), starts[2]), ("Pro Flat Fee", Decimal("59.99"), starts[2])],
     ]
     sub = final.subscription_id
     assert calls.keys(EventType.SUBSCRIPTION_CREATED) == [f"subscription.created:{sub}"]

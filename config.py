@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from errors import BillhookError
+from models.address import Address, parse_address
 from models.organization import Organization
 from models.periods import zone
 
@@ -34,6 +35,8 @@ DEFAULT_RETRY_JITTER = 0.2
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: AES-256: keys of 32 bytes.
 CODEC_KEY_BYTES = 32
+#: The most characters of the seller's name, phone or email.
+MAX_SELLER_TEXT = 200
 
 
 class InvalidSettings(BillhookError):
@@ -126,8 +129,14 @@ class Settings(BaseSettings):
     failpoints: Annotated[frozenset[str], NoDecode] = frozenset()
     temporal_cli: str | None = None
     #: The organization that bills: invoice line items' date-times are written in this IANA
-    #: timezone (``models.organization``).
+    #: timezone, and the rest is the seller on every invoice (``models.organization``).
     organization_timezone: str = "UTC"
+    organization_name: str | None = None
+    organization_email: str | None = None
+    organization_phone: str | None = None
+    #: The seller's postal address, ``KEY=VALUE`` pairs separated by ``;``:
+    #: ``line1=100 Broadway;city=New York;state=NY;postal_code=10005;country=US``.
+    organization_address: Annotated[Address | None, NoDecode] = None
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
@@ -151,6 +160,29 @@ class Settings(BaseSettings):
         zone(value)
         return value
 
+    @field_validator("organization_name", "organization_phone", "organization_email")
+    @classmethod
+    def _check_seller_text(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None  # empty: not configured
+        if value is not None and len(value) > MAX_SELLER_TEXT:
+            raise ValueError(f"is {len(value)} characters long; give at most {MAX_SELLER_TEXT}")
+        return value
+
+    @field_validator("organization_email")
+    @classmethod
+    def _check_seller_email(cls, value: str | None) -> str | None:
+        if value is not None and ("@" not in value or any(c.isspace() for c in value)):
+            raise ValueError("is not an email address like invoices@example.com")
+        return value
+
+    @field_validator("organization_address", mode="before")
+    @classmethod
+    def _parse_address(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [pair for pair in value.split(";") if pair.strip()]
+            return parse_address(pairs) if pairs else None
+        return value
+
     @field_validator("metrics_port", mode="before")
     @classmethod
     def _parse_port(cls, value: object) -> object:
@@ -171,7 +203,13 @@ class Settings(BaseSettings):
 
     def organization(self) -> Organization:
         """The organization as invoices issued now show it."""
-        return Organization(timezone=self.organization_timezone)
+        return Organization(
+            timezone=self.organization_timezone,
+            name=self.organization_name,
+            address=self.organization_address,
+            phone=self.organization_phone,
+            email=self.organization_email,
+        )
 
     def temporal_explicit(self) -> frozenset[str]:
         """Which of ``temporal_address``, ``temporal_namespace`` were set, not defaulted."""

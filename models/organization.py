@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from models.address import Address
+
 
 class Organization(BaseModel):
-    """The issuer of invoices: the timezone their lines' date-times are written in."""
+    """The issuer of invoices: the seller every invoice names, and the timezone of its lines."""
 
     #: IANA name; invoice line items' ``start_date`` and ``end_date`` are written in it.
     timezone: str = "UTC"
+    #: The seller of every invoice (``seller`` in payloads); None: not configured, ``null``.
+    name: str | None = None
+    address: Address | None = None
+    phone: str | None = None
+    email: str | None = None

@@ -27,6 +27,7 @@ from models.billing import (
 from models.delivery import Event, SearchKeys
 from models.events import EventType
 from models.money import currency_object, split_total
+from models.organization import Organization
 from models.periods import in_timezone
 from models.shapes import (
     Currency,
@@ -38,6 +39,7 @@ from models.shapes import (
     Metric,
     Money,
     PlanDetail,
+    Seller,
     Subscription,
     SubscriptionWithPlan,
     UsageAlert,
@@ -132,6 +134,15 @@ def _line_item(
     )
 
 
+def _seller(organization: Organization) -> Seller:
+    return Seller(
+        name=organization.name,
+        address=organization.address,
+        phone=organization.phone,
+        email=organization.email,
+    )
+
+
 def _covered_days(invoice: InvoiceWorkflowInput, issue_date: datetime) -> tuple[date, date]:
     """The UTC calendar days of the earliest line start and the latest line end, as Lotus."""
     if not invoice.line_items:
@@ -176,6 +187,7 @@ def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice
         ],
         customer=InvoiceCustomer(**_customer_ref(invoice.customer).model_dump()),
         due_date=in_timezone(state.due_date, timezone),
+        seller=_seller(invoice.organization),
         start_date=start_date,
         end_date=end_date,
     )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from models.address import Address
 from models.billing import (
     Aggregation,
     AlertSnapshot,
@@ -38,7 +39,7 @@ from models.payloads import (
     subscription_payload,
     usage_alert_payload,
 )
-from models.shapes import Address, Seller
+from models.shapes import Seller
 
 Payload = dict[str, Any]
 Period = tuple[datetime, datetime]

@@ -28,6 +28,7 @@ from pydantic import (
     model_serializer,
 )
 
+from models.address import Address
 from models.money import decimal_number, round_money, to_number
 
 
@@ -93,17 +94,6 @@ class SubscriptionFilter(_Payload):
     value: str
 
 
-class Address(_Payload):
-    """A postal address; billhook stores none, so addresses are ``null``."""
-
-    city: str | None = None
-    country: str | None = None
-    line1: str | None = None
-    line2: str | None = None
-    postal_code: str | None = None
-    state: str | None = None
-
-
 class CustomerRef(_Payload):
     """The customer as a Subscription names it."""
 
@@ -119,7 +109,7 @@ class InvoiceCustomer(CustomerRef):
 
 
 class Seller(_Payload):
-    """Who issues invoices; not configurable in billhook, so every field is ``null``."""
+    """Who issues invoices: the organization's settings (``models.organization``)."""
 
     name: str | None = None
     address: Address | None = None

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from models.address import Address
 from models.billing import (
     Aggregation,
     AlertSnapshot,
@@ -25,6 +26,7 @@ from models.billing import (
 )
 from models.events import EventType, envelope_body
 from models.invoicing import period_end_lines
+from models.organization import Organization
 from models.payloads import (
     customer_payload,
     invoice_payload,
@@ -72,6 +74,15 @@ PLAN = PlanVersionSnapshot(
 USAGE = Decimal("1234.5")
 PERIOD_0 = period_bounds(ANCHOR, PLAN.period, 0)
 PERIOD_1 = period_bounds(ANCHOR, PLAN.period, 1)
+#: The organization that bills, as the worker's settings give it (lines in UTC, the default).
+ORGANIZATION = Organization(
+    name="Example Billing Co.",
+    address=Address(
+        line1="100 Broadway", city="New York", state="NY", postal_code="10005", country="US"
+    ),
+    phone="+1 212 555 0100",
+    email="invoices@billing.example",
+)
 #: The invoice closing period 0, issued as period 1 starts (workflow time is UTC).
 ISSUED_AT = datetime(2024, 2, 29, 5, 0, tzinfo=UTC)
 DUE_AT = ISSUED_AT + timedelta(days=30)  # net 30, counted in absolute time as workflows do
@@ -85,6 +96,7 @@ INVOICE = InvoiceWorkflowInput(
     line_items=period_end_lines(
         PLAN, {API_CALLS.metric_id: USAGE}, PERIOD_0[:2], (PLAN, PERIOD_1[:2])
     ),
+    organization=ORGANIZATION,
 )
 PAYMENT = {
     "external_payment_obj_id": "ch_3OqZ2a2eZvKYlo2C1",

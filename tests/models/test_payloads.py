@@ -314,6 +314,37 @@ def test_invoice_without_lines_covers_its_issue_day_in_utc() -> None:
     assert (payload["amount"], payload["line_items"]) == (0.0, [])
 
 
+@pytest.mark.parametrize(
+    "event_type",
+    [EventType.INVOICE_CREATED, EventType.INVOICE_PAID, EventType.INVOICE_PAST_DUE],
+    ids=str,
+)
+def test_every_invoice_event_names_the_organization_as_seller(event_type: EventType) -> None:
+    payload = fixtures.payload(event_type)
+
+    assert payload["seller"] == {
+        "name": "Example Billing Co.",
+        "address": {
+            "city": "New York",
+            "country": "US",
+            "line1": "100 Broadway",
+            "line2": None,
+            "postal_code": "10005",
+            "state": "NY",
+        },
+        "phone": "+1 212 555 0100",
+        "email": "invoices@billing.example",
+    }
+
+
+def test_an_organization_without_settings_sells_as_null() -> None:
+    invoice = fixtures.INVOICE.model_copy(update={"organization": Organization()})
+
+    payload = invoice_payload(invoice, fixtures.invoice_state(PaymentStatus.UNPAID))
+
+    assert payload["seller"] == {"name": None, "address": None, "phone": None, "email": None}
+
+
 def test_invoice_state_of_another_invoice_is_refused() -> None:
     state = fixtures.invoice_state(PaymentStatus.UNPAID, invoice_id="invoice_" + "0" * 32)
 

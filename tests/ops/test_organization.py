@@ -46,3 +46,60 @@ def test_an_unknown_timezone_is_a_one_line_error(
         "invalid settings: BILLHOOK_ORGANIZATION_TIMEZONE: unknown timezone 'Mars/Olympus': "
         "use an IANA name such as UTC"
     )
+
+
+def test_the_seller_is_read_from_the_organizations_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    organization = read(
+        monkeypatch,
+        tmp_path,
+        organization_name="Example Billing Co.",
+        organization_email="invoices@billing.example",
+        organization_phone="+1 212 555 0100",
+        organization_address="line1=100 Broadway; city=New York;state=NY;postal_code=10005;"
+        "country=US",
+    )
+
+    assert organization.model_dump() == {
+        "timezone": "UTC",
+        "name": "Example Billing Co.",
+        "address": {
+            "city": "New York",
+            "country": "US",
+            "line1": "100 Broadway",
+            "line2": None,
+            "postal_code": "10005",
+            "state": "NY",
+        },
+        "phone": "+1 212 555 0100",
+        "email": "invoices@billing.example",
+    }
+
+
+def test_no_seller_settings_mean_no_seller(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    organization = read(monkeypatch, tmp_path, organization_name="", organization_address="")
+
+    assert (organization.name, organization.address, organization.email) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("organization_address", "line1=1 Main St;city=Paris", "has no country"),
+        ("organization_address", "line1=1 Main St;city=Paris;country=France", "two-letter ISO"),
+        ("organization_address", "street=1 Main St", "is not KEY=VALUE with KEY one of city,"),
+        ("organization_address", "line1=a;line1=b;city=c;country=FR", "line1 is given twice"),
+        ("organization_email", "invoices at example.com", "is not an email address"),
+        ("organization_name", "x" * 201, "is 201 characters long; give at most 200"),
+    ],
+)
+def test_a_bad_seller_setting_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    with pytest.raises(InvalidSettings) as raised:
+        read(monkeypatch, tmp_path, **{name: value})
+
+    message = str(raised.value)
+    assert message.startswith(f"invalid settings: BILLHOOK_{name.upper()}: ")
+    assert says in message and "\n" not in message

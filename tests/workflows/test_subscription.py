@@ -229,11 +229,13 @@ async def test_cancel_at_period_end_sends_cancelled_then_ends_without_renewing(
     assert messages(store, "subscription.renewed") == []
 
 
-async def test_invoice_lines_are_written_in_the_organizations_timezone(
+async def test_invoices_carry_the_organizations_timezone_and_seller(
     ts_env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
 ) -> None:
     billing = billing_setup(store)
-    tokyo = settings.model_copy(update={"organization_timezone": "Asia/Tokyo"})
+    tokyo = settings.model_copy(
+        update={"organization_timezone": "Asia/Tokyo", "organization_name": "Example Billing"}
+    )
     async with run_worker(ts_env.client, tokyo):
         start = await next_leap_january_31(ts_env)  # midnight in New York
         handle = await subscribe(ts_env.client, tokyo.task_queue, billing, start)
@@ -251,6 +253,13 @@ async def test_invoice_lines_are_written_in_the_organizations_timezone(
     # The invoice's days are UTC's; its issue date is still the customer's (New York).
     assert (invoice["start_date"], invoice["end_date"]) == (f"{year}-01-31", f"{year}-02-29")
     assert invoice["issue_date"].endswith("-05:00")
+    # The seller is the worker's organization.
+    assert invoice["seller"] == {
+        "name": "Example Billing",
+        "address": None,
+        "phone": None,
+        "email": None,
+    }
 
 
 async def test_refused_requests_say_why_and_change_nothing(

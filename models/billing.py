@@ -14,6 +14,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
+from models.address import Address
 from models.delivery import Event
 from models.organization import Organization
 from models.periods import period_bounds
@@ -42,6 +43,9 @@ class CustomerSnapshot(BaseModel):
     timezone: str = "UTC"
     currency: str = "USD"
     net_terms_days: int | None = None  # overrides the plan version's net terms
+    address: Address | None = None
+    billing_address: Address | None = None  # the address invoices show, when given
+    shipping_address: Address | None = None
 
 
 class MetricSnapshot(BaseModel):

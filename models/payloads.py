@@ -70,6 +70,9 @@ def customer_model(customer: CustomerSnapshot) -> Customer:
         customer_name=customer.name,
         total_amount_due=Money(amount=Decimal(0), currency=customer.currency),
         default_currency=Currency(**currency_object(customer.currency)),
+        address=customer.address,
+        billing_address=customer.billing_address,
+        shipping_address=customer.shipping_address,
         timezone=customer.timezone,
     )
 
@@ -185,7 +188,11 @@ def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice
             _line_item(line, share, plan, currency, invoice.organization.timezone)
             for line, share in zip(lines, shares, strict=True)
         ],
-        customer=InvoiceCustomer(**_customer_ref(invoice.customer).model_dump()),
+        customer=InvoiceCustomer(
+            **_customer_ref(invoice.customer).model_dump(),
+            # As Lotus: the billing address, else the customer's address.
+            address=invoice.customer.billing_address or invoice.customer.address,
+        ),
         due_date=in_timezone(state.due_date, timezone),
         seller=_seller(invoice.organization),
         start_date=start_date,

@@ -3,8 +3,8 @@
 ``billhook trigger`` sends them through the real pipeline, so a receiver written for Lotus's
 webhooks can be tried against billhook before any billing runs. The content is fixed: one
 customer on a monthly "Pro" plan, its March 2023 period, the invoice issued as it ends, and a
-usage alert on its API calls. Unlike billhook's own events, the samples fill the customer's
-addresses, the seller and a tax provider, so that a receiver sees the shape of those fields too;
+usage alert on its API calls. The samples fill the customer's addresses and the seller, as a
+configured billhook does, and a tax provider, so that a receiver sees the shape of those too;
 what billhook never knows stays ``null``, ``[]`` or ``{}``. Every call builds fresh objects, so a
 caller may change what it gets.
 """
@@ -33,13 +33,13 @@ from models.billing import (
 )
 from models.events import EventType
 from models.invoicing import period_end_lines
+from models.organization import Organization
 from models.payloads import (
     customer_model,
-    invoice_model,
+    invoice_payload,
     subscription_payload,
     usage_alert_payload,
 )
-from models.shapes import Seller
 
 Payload = dict[str, Any]
 Period = tuple[datetime, datetime]
@@ -65,12 +65,26 @@ APRIL = _month(2023, 4)
 ISSUED_AT = APRIL[0]  # the invoice that closes March is issued as April starts
 TRIGGERED_AT = datetime(2023, 3, 20, 14, 2, 11, 532_000, tzinfo=UTC)
 
+
+def _address(line1: str, city: str, state: str, postal_code: str) -> Address:
+    return Address(city=city, country="US", line1=line1, postal_code=postal_code, state=state)
+
+
 CUSTOMER = CustomerSnapshot(
     customer_id="acme-corp",  # the caller's own id, unprefixed
     name="Acme Corp",
     email="billing@acme.example",
     timezone="UTC",
     currency="USD",
+    address=_address("548 Market St", "San Francisco", "CA", "94104"),
+    billing_address=_address("548 Market St", "San Francisco", "CA", "94104"),
+)
+#: The seller, as BILLHOOK_ORGANIZATION_* would give it.
+ORGANIZATION = Organization(
+    name="Example Billing Co.",
+    address=_address("100 Broadway", "New York", "NY", "10005"),
+    phone="+1 212 555 0100",
+    email="invoices@billing.example",
 )
 API_CALLS = MetricSnapshot(
     metric_id=_id("metric", "api-calls"),
@@ -101,24 +115,8 @@ INVOICE = InvoiceWorkflowInput(
     customer=CUSTOMER,
     plan=PLAN,
     line_items=period_end_lines(PLAN, {API_CALLS.metric_id: Decimal(12_500)}, MARCH, (PLAN, APRIL)),
+    organization=ORGANIZATION,
 )
-
-
-def _address(line1: str, city: str, state: str, postal_code: str) -> Address:
-    return Address(city=city, country="US", line1=line1, postal_code=postal_code, state=state)
-
-
-def _customer_address() -> Address:
-    return _address("548 Market St", "San Francisco", "CA", "94104")
-
-
-def _seller() -> Seller:
-    return Seller(
-        name="Example Billing Co.",
-        address=_address("100 Broadway", "New York", "NY", "10005"),
-        phone="+1 212 555 0100",
-        email="invoices@billing.example",
-    )
 
 
 def subscription(period: Period, *, is_new: bool, auto_renew: bool = True) -> Payload:
@@ -147,21 +145,12 @@ def invoice(payment_status: PaymentStatus) -> Payload:
         due_date=ISSUED_AT + timedelta(days=30),
         payment_status=payment_status,
     )
-    model = invoice_model(INVOICE, state)
-    customer = model.customer.model_copy(update={"address": _customer_address()})
-    filled = model.model_copy(update={"customer": customer, "seller": _seller()})
-    return filled.model_dump(mode="json")
+    return invoice_payload(INVOICE, state)
 
 
 def customer() -> Payload:
     """The Customer payload of a customer just created: no invoices or subscriptions yet."""
-    filled = customer_model(CUSTOMER).model_copy(
-        update={
-            "address": _customer_address(),
-            "billing_address": _customer_address(),
-            "tax_providers": ["lotus"],
-        }
-    )
+    filled = customer_model(CUSTOMER).model_copy(update={"tax_providers": ["lotus"]})
     return filled.model_dump(mode="json")
 
 

@@ -206,6 +206,10 @@ class Customer(SQLModel, table=True):
     timezone: str  # IANA name
     currency: str  # ISO 4217 code
     net_terms_days: int | None = None  # overrides the plan version's
+    # models.address.Address as JSON, or NULL (given at creation; migration 0005).
+    address: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
+    billing_address: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
+    shipping_address: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
     created_at: datetime = _utc()
 
 

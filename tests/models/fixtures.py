@@ -48,7 +48,12 @@ CUSTOMER = CustomerSnapshot(
     email="billing@acme.example",
     timezone="America/New_York",
     currency="USD",
-)
+    address=Address(
+        line1="350 Fifth Avenue", line2="Suite 300", city="New York", state="NY",
+        postal_code="10118", country="US",
+    ),
+    shipping_address=Address(line1="1 Dock Rd", city="Newark", state="NJ", country="US"),
+)  # fmt: skip
 API_CALLS = MetricSnapshot(
     metric_id="metric_0a1b2c3d4e5f40718293a4b5c6d7e8f9",
     name="API calls",

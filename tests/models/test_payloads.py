@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from models.billing import LineItemData, PaymentStatus
+from models.address import Address
+from models.billing import CustomerSnapshot, LineItemData, PaymentStatus
 from models.events import EventType
 from models.organization import Organization
 from models.payloads import invoice_model, invoice_payload, usage_alert_payload
@@ -343,6 +344,36 @@ def test_an_organization_without_settings_sells_as_null() -> None:
     payload = invoice_payload(invoice, fixtures.invoice_state(PaymentStatus.UNPAID))
 
     assert payload["seller"] == {"name": None, "address": None, "phone": None, "email": None}
+
+
+def test_customer_created_echoes_the_addresses_given_at_creation() -> None:
+    payload = fixtures.payload(EventType.CUSTOMER_CREATED)
+
+    assert payload["address"] == {
+        "city": "New York",
+        "country": "US",
+        "line1": "350 Fifth Avenue",
+        "line2": "Suite 300",
+        "postal_code": "10118",
+        "state": "NY",
+    }
+    assert payload["billing_address"] is None
+    assert payload["shipping_address"]["line1"] == "1 Dock Rd"
+
+
+def test_an_invoice_shows_the_billing_address_else_the_address() -> None:
+    billing = Address(line1="PO Box 7", city="Albany", country="US")
+    with_billing = fixtures.CUSTOMER.model_copy(update={"billing_address": billing})
+    without_any = fixtures.CUSTOMER.model_copy(update={"address": None})
+    state = fixtures.invoice_state(PaymentStatus.UNPAID)
+
+    def shown(customer: CustomerSnapshot) -> Any:
+        invoice = fixtures.INVOICE.model_copy(update={"customer": customer})
+        return invoice_payload(invoice, state)["customer"]["address"]
+
+    assert shown(fixtures.CUSTOMER)["line1"] == "350 Fifth Avenue"
+    assert shown(with_billing)["line1"] == "PO Box 7"
+    assert shown(without_any) is None  # a shipping address is never the invoice's
 
 
 def test_invoice_state_of_another_invoice_is_refused() -> None:

@@ -102,6 +102,35 @@ async def test_a_customer_is_created_once(billing_cli: Cli, store: Store) -> Non
     assert re.search(r"^acme\s+Acme Corp\s+billing@acme.test\s+UTC\s+USD\s+14$", listing, re.M)
 
 
+async def test_a_customers_addresses_are_stored_shown_and_sent(
+    billing_cli: Cli, store: Store
+) -> None:
+    created = await ok(
+        billing_cli, "customer", "create", "acme",
+        "--address", "line1=548 Market St", "--address", "city=San Francisco",
+        "--address", "state=CA", "--address", "postal_code=94104", "--address", "country=US",
+        "--billing-address", "line1=PO Box 7", "--billing-address", "city=Oakland",
+        "--billing-address", "country=US",
+    )  # fmt: skip
+
+    assert re.search(r"^address +548 Market St, San Francisco, CA 94104, US$", created, re.M)
+    assert re.search(r"^billing address +PO Box 7, Oakland, US$", created, re.M)
+    shown = await ok(billing_cli, "customer", "show", "acme")
+    assert re.search(r"^billing address +PO Box 7, Oakland, US$", shown, re.M)
+    [message] = store.list_messages(event_type="customer.created")
+    payload = store.get_message(message.id).payload
+    assert payload["address"] == {
+        "city": "San Francisco",
+        "country": "US",
+        "line1": "548 Market St",
+        "line2": None,
+        "postal_code": "94104",
+        "state": "CA",
+    }
+    assert payload["billing_address"]["line1"] == "PO Box 7"
+    assert payload["shipping_address"] is None
+
+
 async def test_a_customer_id_taken_in_temporal_is_refused(
     billing_cli: Cli, ts_env: WorkflowEnvironment, store: Store
 ) -> None:

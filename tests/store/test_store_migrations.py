@@ -26,7 +26,7 @@ def test_check_ready_before_upgrade_says_to_migrate(empty_store: Store) -> None:
     with pytest.raises(StoreNotReady) as raised:
         empty_store.check_ready()
     assert str(raised.value) == (
-        "the store is not migrated (at no revision, head is 0003); run: billhook db upgrade"
+        "the store is not migrated (at no revision, head is 0005); run: billhook db upgrade"
     )
 
 
@@ -36,7 +36,7 @@ def test_upgrade_creates_the_tables_and_check_ready_passes(empty_store: Store) -
     inspector = sa.inspect(empty_store.engine)
     assert set(inspector.get_table_names()) == TABLES | CATALOG_TABLES | {"alembic_version"}
     with empty_store.engine.connect() as connection:
-        assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0003"
+        assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0005"
 
 
 def test_upgrade_twice_is_harmless(empty_store: Store) -> None:

@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     #: The seller's postal address, ``KEY=VALUE`` pairs separated by ``;``:
     #: ``line1=100 Broadway;city=New York;state=NY;postal_code=10005;country=US``.
     organization_address: Annotated[Address | None, NoDecode] = None
+    #: Days to pay an invoice when neither its customer nor its plan version has net terms;
+    #: unset: such an invoice has no due date and never goes past due (as Lotus).
+    organization_net_terms: int | None = Field(None, ge=0, le=3650)
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
@@ -183,7 +186,7 @@ class Settings(BaseSettings):
             return parse_address(pairs) if pairs else None
         return value
 
-    @field_validator("metrics_port", mode="before")
+    @field_validator("metrics_port", "organization_net_terms", mode="before")
     @classmethod
     def _parse_port(cls, value: object) -> object:
         # An empty BILLHOOK_METRICS_PORT= (a compose file's default) means off, as unset does.
@@ -209,6 +212,7 @@ class Settings(BaseSettings):
             address=self.organization_address,
             phone=self.organization_phone,
             email=self.organization_email,
+            net_terms_days=self.organization_net_terms,
         )
 
     def temporal_explicit(self) -> frozenset[str]:

@@ -50,6 +50,10 @@ class LifecycleActivities:
         the events: an event is durable from here. Retried, it repeats nothing (see
         ``LifecycleStep``).
         """
+        if step.invoice is not None:
+            # Issued by this organization: its seller, timezone and default net terms.
+            organization = {"organization": self.organization}
+            step = step.model_copy(update={"invoice": step.invoice.model_copy(update=organization)})
         issued = await asyncio.to_thread(
             self.catalog.record_step, step.record, step.issue(), utcnow()
         )
@@ -57,9 +61,7 @@ class LifecycleActivities:
         if issued is None or step.invoice is None:
             await self._publish(events)
             return None
-        invoice = step.invoice.model_copy(
-            update={"issued": issued, "organization": self.organization}
-        )
+        invoice = step.invoice.model_copy(update={"issued": issued})
         events.append(invoice_event(EventType.INVOICE_CREATED, invoice, issued, step.at))
         await asyncio.gather(self._start_invoice(invoice), self._publish(events))
         return issued

@@ -92,7 +92,7 @@ class PlanVersionSnapshot(BaseModel):
     period: str = "monthly"  # monthly | quarterly | yearly | ISO 8601 duration (PT30S)
     flat_charge: FlatCharge | None = None
     components: list[UsageComponent] = Field(default_factory=list)
-    net_terms_days: int = 30
+    net_terms_days: int | None = None  # None: the organization's, else none (no due date)
     alerts: list[AlertSnapshot] = Field(default_factory=list)
 
     def component(self, metric_id: str) -> UsageComponent | None:
@@ -165,10 +165,17 @@ class InvoiceWorkflowInput(BaseModel):
         return sum((line.base for line in self.line_items), Decimal(0))
 
     @property
-    def net_terms_days(self) -> int:
-        if self.customer.net_terms_days is not None:
-            return self.customer.net_terms_days
-        return self.plan.net_terms_days
+    def net_terms_days(self) -> int | None:
+        """The customer's net terms, else the plan's, else the organization's, else none."""
+        for days in (self.customer, self.plan, self.organization):
+            if days.net_terms_days is not None:
+                return days.net_terms_days
+        return None
+
+    def due_date(self, issued: datetime) -> datetime | None:
+        """When the invoice is due if issued at ``issued``: None without net terms (as Lotus)."""
+        days = self.net_terms_days
+        return None if days is None else issued + timedelta(days=days)
 
 
 class PaymentStatus(StrEnum):
@@ -189,7 +196,7 @@ class InvoiceState(BaseModel):
     amount: Decimal
     currency: str
     issue_date: datetime
-    due_date: datetime
+    due_date: datetime | None  # None: no net terms, never past due
     payment_status: PaymentStatus
     past_due: bool = False
     external_payment_obj_id: str | None = None
@@ -354,7 +361,7 @@ class IssueInvoiceInput(BaseModel):
 
     invoice: InvoiceWorkflowInput
     issue_date: datetime
-    due_date: datetime
+    due_date: datetime | None
 
 
 class LifecycleStep(BaseModel):
@@ -380,7 +387,7 @@ class LifecycleStep(BaseModel):
         """The invoice to store: issued at the step, due after its net terms."""
         if self.invoice is None:
             return None
-        due = self.at + timedelta(days=self.invoice.net_terms_days)
+        due = self.invoice.due_date(self.at)
         return IssueInvoiceInput(invoice=self.invoice, issue_date=self.at, due_date=due)
 
 

@@ -21,3 +21,5 @@ class Organization(BaseModel):
     address: Address | None = None
     phone: str | None = None
     email: str | None = None
+    #: Days to pay an invoice when neither its customer nor its plan says; None: no due date.
+    net_terms_days: int | None = None

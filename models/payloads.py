@@ -193,7 +193,7 @@ def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice
             # As Lotus: the billing address, else the customer's address.
             address=invoice.customer.billing_address or invoice.customer.address,
         ),
-        due_date=in_timezone(state.due_date, timezone),
+        due_date=None if state.due_date is None else in_timezone(state.due_date, timezone),
         seller=_seller(invoice.organization),
         start_date=start_date,
         end_date=end_date,

@@ -90,7 +90,7 @@ def _fields(customer: CustomerSnapshot) -> list[tuple[str, object]]:
         ("email", customer.email),
         ("timezone", customer.timezone),
         ("currency", customer.currency),
-        ("net terms", "the plan's" if terms is None else f"{terms} days"),
+        ("net terms", "the plan's, else the organization's" if terms is None else f"{terms} days"),
         ("address", one_line(customer.address)),
         ("billing address", one_line(customer.billing_address)),
         ("shipping address", one_line(customer.shipping_address)),

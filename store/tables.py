@@ -239,7 +239,7 @@ class PlanVersion(SQLModel, table=True):
     period: str  # monthly | quarterly | yearly | ISO 8601 duration
     flat_amount: Decimal | None = _money(nullable=True)
     flat_timing: ChargeTiming | None = _enum(ChargeTiming, nullable=True)
-    net_terms_days: int
+    net_terms_days: int | None = None  # None: the organization's, else none (migration 0005)
     created_at: datetime = _utc()
 
 
@@ -299,7 +299,7 @@ class Invoice(SQLModel, table=True):
     amount: Decimal = _money()
     currency: str
     issue_date: datetime = _utc(index=True)
-    due_date: datetime = _utc()
+    due_date: datetime | None = _utc(nullable=True)  # None: no net terms, never past due
     payment_status: PaymentStatus = _enum(PaymentStatus, index=True)
     past_due: bool = False
     external_payment_obj_id: str | None = None

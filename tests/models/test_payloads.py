@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -374,6 +374,41 @@ def test_an_invoice_shows_the_billing_address_else_the_address() -> None:
     assert shown(fixtures.CUSTOMER)["line1"] == "350 Fifth Avenue"
     assert shown(with_billing)["line1"] == "PO Box 7"
     assert shown(without_any) is None  # a shipping address is never the invoice's
+
+
+@pytest.mark.parametrize(
+    ("customer", "plan", "organization", "days"),
+    [
+        (3, 14, 60, 3),  # the customer's first
+        (None, 14, 60, 14),  # then the plan version's
+        (None, None, 60, 60),  # then the organization's
+        (None, None, None, None),  # none: no due date
+        (0, None, None, 0),  # 0 days is due at issue, not "none"
+    ],
+)
+def test_net_terms_are_the_customers_else_the_plans_else_the_organizations(
+    customer: int | None, plan: int | None, organization: int | None, days: int | None
+) -> None:
+    invoice = fixtures.INVOICE.model_copy(
+        update={
+            "customer": fixtures.CUSTOMER.model_copy(update={"net_terms_days": customer}),
+            "plan": fixtures.PLAN.model_copy(update={"net_terms_days": plan}),
+            "organization": Organization(net_terms_days=organization),
+        }
+    )
+
+    due = invoice.due_date(fixtures.ISSUED_AT)
+
+    assert due == (None if days is None else fixtures.ISSUED_AT + timedelta(days=days))
+
+
+def test_an_invoice_without_a_due_date_sends_null() -> None:
+    state = fixtures.invoice_state(PaymentStatus.UNPAID, due_date=None)
+
+    payload = json.loads(json.dumps(invoice_payload(fixtures.INVOICE, state)))
+
+    assert payload["due_date"] is None
+    check(payload, INVOICE)
 
 
 def test_invoice_state_of_another_invoice_is_refused() -> None:

@@ -74,6 +74,7 @@ def test_the_seller_is_read_from_the_organizations_settings(
         },
         "phone": "+1 212 555 0100",
         "email": "invoices@billing.example",
+        "net_terms_days": None,
     }
 
 
@@ -103,3 +104,23 @@ def test_a_bad_seller_setting_is_a_one_line_error(
     message = str(raised.value)
     assert message.startswith(f"invalid settings: BILLHOOK_{name.upper()}: ")
     assert says in message and "\n" not in message
+
+
+def test_the_organizations_net_terms_are_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert read(monkeypatch, tmp_path, organization_net_terms="15").net_terms_days == 15
+    assert read(monkeypatch, tmp_path, organization_net_terms="").net_terms_days is None
+    assert read(monkeypatch, tmp_path).net_terms_days is None  # unset: no due date
+
+
+@pytest.mark.parametrize("value", ["-1", "3651", "thirty"])
+def test_bad_net_terms_are_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    with pytest.raises(InvalidSettings) as raised:
+        read(monkeypatch, tmp_path, organization_net_terms=value)
+
+    message = str(raised.value)
+    assert message.startswith("invalid settings: BILLHOOK_ORGANIZATION_NET_TERMS: ")
+    assert "\n" not in message

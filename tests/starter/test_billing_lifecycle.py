@@ -89,7 +89,8 @@ async def subscribe(cli: Cli, plan_id: str) -> str:
 async def test_a_customer_is_created_once(billing_cli: Cli, store: Store) -> None:
     created = await ok(billing_cli, "customer", "create", "acme", "--name", "Acme Corp",
                        "--email", "billing@acme.test", "--net-terms", "14")  # fmt: skip
-    assert "created customer acme" in created and "net terms  14 days" in created
+    assert "created customer acme" in created
+    assert re.search(r"^net terms +14 days$", created, re.M)
     message_id = re.search(r"customer\.created emitted as (msg_[0-9a-f]{32})", created)
     assert message_id, created
 

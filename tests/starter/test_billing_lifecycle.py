@@ -175,7 +175,11 @@ async def test_subscription_usage_and_refusals(
     assert "its workflow (live)" in shown
     assert re.search(rf"^{metric_id}\s+API calls\s+62.5\s+100\s+0.01 USD$", shown, re.M)
 
-    await ok(billing_cli, "subscription", "cancel", sub_id, "--at-period-end")
+    at_end = await ok(billing_cli, "subscription", "cancel", sub_id, "--at-period-end")
+    assert "subscription.cancelled is emitted then, with its final invoice" in at_end
+    shown = await ok(billing_cli, "subscription", "show", sub_id)
+    assert re.search(r"^status +cancelled$", shown, re.M)
+    assert re.search(r"^auto-renew +no$", shown, re.M)
     twice = await refused(billing_cli, "subscription", "cancel", sub_id)
     assert twice == f"error: subscription {sub_id} is already cancelled\n"
 

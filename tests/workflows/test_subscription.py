@@ -205,7 +205,7 @@ async def test_cancel_now_issues_the_final_invoice_for_usage_so_far(
     assert messages(store, "subscription.renewed") == []
 
 
-async def test_cancel_at_period_end_sends_cancelled_then_ends_without_renewing(
+async def test_cancel_at_period_end_sends_cancelled_as_it_ends_without_renewing(
     ts_env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
 ) -> None:
     billing = billing_setup(store)
@@ -223,6 +223,11 @@ async def test_cancel_at_period_end_sends_cancelled_then_ends_without_renewing(
         False,
         f"{start.year}-02-28T23:59:59.999999-05:00",
     )
+    # Sent as it ended, with its final invoice: first period, fully billed.
+    assert (event["is_new"], event["fully_billed"]) == (True, True)
+    [message] = store.list_messages(event_type="subscription.cancelled")
+    [invoice_message] = store.list_messages(event_type="invoice.created")
+    assert message.created_at == invoice_message.created_at > start + timedelta(days=28)
     assert final.status is SubscriptionStatus.ENDED and final.sequence == 0
     [invoice] = billing.catalog.list_invoices(subscription_id=final.subscription_id)
     assert invoice.amount == Decimal("49.99")

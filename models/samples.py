@@ -119,7 +119,9 @@ INVOICE = InvoiceWorkflowInput(
 )
 
 
-def subscription(period: Period, *, is_new: bool, auto_renew: bool = True) -> Payload:
+def subscription(
+    period: Period, *, is_new: bool, auto_renew: bool = True, fully_billed: bool = False
+) -> Payload:
     """The Subscription payload of the sample subscription for one of its periods."""
     return subscription_payload(
         subscription_id=SUBSCRIPTION_ID,
@@ -129,6 +131,7 @@ def subscription(period: Period, *, is_new: bool, auto_renew: bool = True) -> Pa
         end=period[1],
         auto_renew=auto_renew,
         is_new=is_new,
+        fully_billed=fully_billed,
     )
 
 
@@ -170,8 +173,10 @@ _BUILDERS: dict[EventType, Callable[[], Payload]] = {
     EventType.CUSTOMER_CREATED: customer,
     EventType.SUBSCRIPTION_CREATED: lambda: subscription(MARCH, is_new=True),
     EventType.SUBSCRIPTION_RENEWED: lambda: subscription(APRIL, is_new=False),
-    # Cancelled at period end: it stops renewing and ends with the March period.
-    EventType.SUBSCRIPTION_CANCELLED: lambda: subscription(MARCH, is_new=False, auto_renew=False),
+    # Cancelled at period end: sent as it ends with the March period, its first, fully billed.
+    EventType.SUBSCRIPTION_CANCELLED: lambda: subscription(
+        MARCH, is_new=True, auto_renew=False, fully_billed=True
+    ),
     EventType.INVOICE_CREATED: lambda: invoice(PaymentStatus.UNPAID),
     EventType.INVOICE_PAID: lambda: invoice(PaymentStatus.PAID),
     EventType.INVOICE_PAST_DUE: lambda: invoice(PaymentStatus.UNPAID),

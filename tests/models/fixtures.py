@@ -136,6 +136,7 @@ def subscription(period: tuple[datetime, datetime, datetime], **flags: bool) -> 
         end=period[1],
         auto_renew=flags.get("auto_renew", True),
         is_new=flags["is_new"],
+        fully_billed=flags.get("fully_billed", False),
     )
 
 
@@ -160,8 +161,8 @@ def payload(event_type: EventType) -> dict[str, Any]:
             return subscription(PERIOD_0, is_new=True)
         case EventType.SUBSCRIPTION_RENEWED:
             return subscription(PERIOD_1, is_new=False)
-        case EventType.SUBSCRIPTION_CANCELLED:  # cancelled at the end of period 1
-            return subscription(PERIOD_1, is_new=False, auto_renew=False)
+        case EventType.SUBSCRIPTION_CANCELLED:  # ended at the end of period 1, fully billed
+            return subscription(PERIOD_1, is_new=False, auto_renew=False, fully_billed=True)
         case EventType.INVOICE_CREATED:
             return invoice_payload(INVOICE, invoice_state(PaymentStatus.UNPAID))
         case EventType.INVOICE_PAID:

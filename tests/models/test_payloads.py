@@ -160,7 +160,7 @@ EVENT_VALUES: dict[EventType, dict[str, Any]] = {
     EventType.CUSTOMER_CREATED: {"invoices": [], "subscriptions": []},
     EventType.SUBSCRIPTION_CREATED: {"is_new": True, "auto_renew": True},
     EventType.SUBSCRIPTION_RENEWED: {"is_new": False, "auto_renew": True},
-    EventType.SUBSCRIPTION_CANCELLED: {"auto_renew": False},
+    EventType.SUBSCRIPTION_CANCELLED: {"auto_renew": False, "fully_billed": True},
     EventType.INVOICE_CREATED: {"payment_status": "unpaid"},
     EventType.INVOICE_PAID: {"payment_status": "paid"},
     EventType.INVOICE_PAST_DUE: {"payment_status": "unpaid"},

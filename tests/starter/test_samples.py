@@ -160,7 +160,7 @@ def test_types_specific_values() -> None:
     cancelled = sample_payload(EventType.SUBSCRIPTION_CANCELLED)
     assert created["is_new"] and not renewed["is_new"]
     assert renewed["start_date"] > created["end_date"]
-    assert not cancelled["auto_renew"]
+    assert not cancelled["auto_renew"] and cancelled["fully_billed"]
     assert sample_payload(EventType.INVOICE_CREATED)["payment_status"] == "unpaid"
     assert sample_payload(EventType.INVOICE_PAID)["payment_status"] == "paid"
     assert sample_payload(EventType.INVOICE_PAST_DUE)["payment_status"] == "unpaid"

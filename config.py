@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     #: Days to pay an invoice when neither its customer nor its plan version has net terms;
     #: unset: such an invoice has no due date and never goes past due (as Lotus).
     organization_net_terms: int | None = Field(None, ge=0, le=3650)
+    #: Where ``billhook pdf-server`` is reached (``https://billing.example.com``): every invoice's
+    #: ``invoice_pdf`` is ``<this>/invoices/<id>.pdf``. Unset: ``invoice_pdf`` is null.
+    invoice_pdf_base_url: str | None = None
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
@@ -169,6 +172,14 @@ class Settings(BaseSettings):
         value = (value or "").strip() or None  # empty: not configured
         if value is not None and len(value) > MAX_SELLER_TEXT:
             raise ValueError(f"is {len(value)} characters long; give at most {MAX_SELLER_TEXT}")
+        return value
+
+    @field_validator("invoice_pdf_base_url")
+    @classmethod
+    def _check_pdf_base_url(cls, value: str | None) -> str | None:
+        value = (value or "").strip().rstrip("/") or None
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("is not an http(s) URL like https://billing.example.com")
         return value
 
     @field_validator("organization_email")
@@ -213,6 +224,7 @@ class Settings(BaseSettings):
             phone=self.organization_phone,
             email=self.organization_email,
             net_terms_days=self.organization_net_terms,
+            pdf_base_url=self.invoice_pdf_base_url,
         )
 
     def temporal_explicit(self) -> frozenset[str]:

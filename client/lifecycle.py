@@ -262,6 +262,17 @@ class Invoices:
 
         return await self._core.blocking(read)
 
+    async def pdf(self, invoice_id: str) -> bytes:
+        """The invoice's PDF, as its newest event showed it (``client.pdf``).
+
+        Raises:
+            NotFound: no event carries that invoice.
+        """
+        from client.pdf import invoice_pdf
+
+        store = await self._core.store()
+        return await self._core.blocking(invoice_pdf, store, invoice_id)
+
     async def pay(self, invoice_id: str, payment: PayInput | None = None) -> PayResult:
         """Mark an invoice paid (``invoice.paid``); paying a paid one again changes nothing.
 

@@ -142,6 +142,7 @@ class SyncUsage(_Group[Usage]):
 class SyncInvoices(_Group[Invoices]):
     get = _Blocking(Invoices.get)
     show = _Blocking(Invoices.show)
+    pdf = _Blocking(Invoices.pdf)
     pay = _Blocking(Invoices.pay)
     void = _Blocking(Invoices.void)
     list = _Blocking(Invoices.list)

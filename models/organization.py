@@ -23,3 +23,11 @@ class Organization(BaseModel):
     email: str | None = None
     #: Days to pay an invoice when neither its customer nor its plan says; None: no due date.
     net_terms_days: int | None = None
+    #: Where invoices' PDFs are served (``billhook pdf-server``); None: ``invoice_pdf`` is null.
+    pdf_base_url: str | None = None
+
+    def pdf_url(self, invoice_id: str) -> str | None:
+        """The ``invoice_pdf`` URL of ``invoice_id`` (``<base>/invoices/<id>.pdf``)."""
+        return (
+            None if self.pdf_base_url is None else f"{self.pdf_base_url}/invoices/{invoice_id}.pdf"
+        )

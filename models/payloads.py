@@ -195,6 +195,7 @@ def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice
         ),
         due_date=None if state.due_date is None else in_timezone(state.due_date, timezone),
         seller=_seller(invoice.organization),
+        invoice_pdf=invoice.organization.pdf_url(invoice.invoice_id),
         start_date=start_date,
         end_date=end_date,
     )

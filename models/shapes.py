@@ -160,7 +160,7 @@ class Invoice(_Payload):
     start_date: date
     end_date: date
     seller: Seller = Field(default_factory=Seller)
-    invoice_pdf: None = None
+    invoice_pdf: str | None = None  # the PDF's URL (``billhook pdf-server``), when configured
 
 
 class Subscription(_Payload):

@@ -33,6 +33,7 @@ from starter import (
     listen,
     message,
     metric,
+    pdf_server,
     plan,
     runtime,
     subscription,
@@ -58,6 +59,7 @@ GROUPS = (
     demo,
     doctor,
     codec_server,
+    pdf_server,
 )
 
 

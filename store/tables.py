@@ -309,6 +309,15 @@ class Invoice(SQLModel, table=True):
     updated_at: datetime = _utc()
 
 
+class InvoicePdf(SQLModel, table=True):
+    """An invoice rendered to PDF, as one of its events showed it (migration 0005)."""
+
+    message_id: str = Field(primary_key=True)  # the invoice.* message rendered
+    invoice_id: str = Field(index=True)
+    pdf: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = _utc()
+
+
 class InvoiceSequence(SQLModel, table=True):
     """The last invoice number given on each UTC day; its row lock serializes issuers."""
 

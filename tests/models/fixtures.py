@@ -87,6 +87,7 @@ ORGANIZATION = Organization(
     ),
     phone="+1 212 555 0100",
     email="invoices@billing.example",
+    pdf_base_url="https://billing.example.com",
 )
 #: The invoice closing period 0, issued as period 1 starts (workflow time is UTC).
 ISSUED_AT = datetime(2024, 2, 29, 5, 0, tzinfo=UTC)

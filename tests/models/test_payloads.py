@@ -98,7 +98,7 @@ INVOICE = {
         "phone": (STR, NULL),
         "email": (STR, NULL),
     },
-    "invoice_pdf": NULL,
+    "invoice_pdf": (STR, NULL),
 }
 CUSTOMER = {
     "customer_id": STR,
@@ -338,12 +338,21 @@ def test_every_invoice_event_names_the_organization_as_seller(event_type: EventT
     }
 
 
-def test_an_organization_without_settings_sells_as_null() -> None:
+def test_an_organization_without_settings_sells_as_null_without_a_pdf() -> None:
     invoice = fixtures.INVOICE.model_copy(update={"organization": Organization()})
 
     payload = invoice_payload(invoice, fixtures.invoice_state(PaymentStatus.UNPAID))
 
     assert payload["seller"] == {"name": None, "address": None, "phone": None, "email": None}
+    assert payload["invoice_pdf"] is None
+
+
+def test_invoice_pdf_is_the_url_the_pdf_server_answers() -> None:
+    payload = fixtures.payload(EventType.INVOICE_PAID)
+
+    assert payload["invoice_pdf"] == (
+        "https://billing.example.com/invoices/invoice_8e2a4c6b1d3f4a5b9c7e0f1a2b3c4d5e.pdf"
+    )
 
 
 def test_customer_created_echoes_the_addresses_given_at_creation() -> None:

@@ -75,6 +75,7 @@ def test_the_seller_is_read_from_the_organizations_settings(
         "phone": "+1 212 555 0100",
         "email": "invoices@billing.example",
         "net_terms_days": None,
+        "pdf_base_url": None,
     }
 
 
@@ -124,3 +125,31 @@ def test_bad_net_terms_are_a_one_line_error(
     message = str(raised.value)
     assert message.startswith("invalid settings: BILLHOOK_ORGANIZATION_NET_TERMS: ")
     assert "\n" not in message
+
+
+def test_the_pdf_base_url_is_read_without_its_trailing_slash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    organization = read(
+        monkeypatch, tmp_path, invoice_pdf_base_url="https://billing.example.com/pdf/"
+    )
+
+    assert (
+        organization.pdf_url("invoice_1")
+        == "https://billing.example.com/pdf/invoices/invoice_1.pdf"
+    )
+    monkeypatch.delenv("BILLHOOK_INVOICE_PDF_BASE_URL")
+    assert read(monkeypatch, tmp_path).pdf_url("invoice_1") is None
+
+
+@pytest.mark.parametrize("value", ["billing.example.com", "ftp://x.example", "https://a b.example"])
+def test_a_bad_pdf_base_url_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    with pytest.raises(InvalidSettings) as raised:
+        read(monkeypatch, tmp_path, invoice_pdf_base_url=value)
+
+    assert str(raised.value) == (
+        "invalid settings: BILLHOOK_INVOICE_PDF_BASE_URL: is not an http(s) URL like "
+        "https://billing.example.com"
+    )

@@ -18,7 +18,7 @@ from store_testing import CATALOG_TABLES, foreign_keys
 from errors import StoreNotReady
 from store import Store
 
-TABLES = {"endpoint", "endpointsecret", "message", "delivery", "attempt"}
+TABLES = {"endpoint", "endpointsecret", "message", "delivery", "attempt", "invoicepdf"}
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -239,7 +239,11 @@ async def test_invoices_carry_the_organizations_timezone_and_seller(
 ) -> None:
     billing = billing_setup(store)
     tokyo = settings.model_copy(
-        update={"organization_timezone": "Asia/Tokyo", "organization_name": "Example Billing"}
+        update={
+            "organization_timezone": "Asia/Tokyo",
+            "organization_name": "Example Billing",
+            "invoice_pdf_base_url": "https://billing.example.com",
+        }
     )
     async with run_worker(ts_env.client, tokyo):
         start = await next_leap_january_31(ts_env)  # midnight in New York
@@ -258,6 +262,8 @@ async def test_invoices_carry_the_organizations_timezone_and_seller(
     # The invoice's days are UTC's; its issue date is still the customer's (New York).
     assert (invoice["start_date"], invoice["end_date"]) == (f"{year}-01-31", f"{year}-02-29")
     assert invoice["issue_date"].endswith("-05:00")
+    pdf = f"https://billing.example.com/invoices/{invoice['invoice_id']}.pdf"
+    assert invoice["invoice_pdf"] == pdf
     # The seller is the worker's organization.
     assert invoice["seller"] == {
         "name": "Example Billing",

@@ -10,6 +10,8 @@ Create Date: 2026-12-04
 - ``planversion.net_terms_days`` and ``invoice.due_date`` become nullable: a plan version may
   have no net terms, and an invoice with no terms anywhere has no due date (and never goes past
   due). Rows written before keep their values.
+- ``invoicepdf``: invoices rendered to PDF, one per ``invoice.*`` message rendered (its
+  ``invoice_pdf`` URL serves the newest).
 """
 
 from __future__ import annotations
@@ -37,10 +39,22 @@ def upgrade() -> None:
         batch.alter_column("net_terms_days", existing_type=sa.Integer(), nullable=True)
     with op.batch_alter_table("invoice") as batch:
         batch.alter_column("due_date", existing_type=_DATE_TIME, nullable=True)
+    op.create_table(
+        "invoicepdf",
+        sa.Column("message_id", sa.String(), nullable=False),
+        sa.Column("invoice_id", sa.String(), nullable=False),
+        sa.Column("pdf", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", _DATE_TIME, nullable=False),
+        sa.PrimaryKeyConstraint("message_id"),
+    )
+    op.create_index("ix_invoicepdf_invoice_id", "invoicepdf", ["invoice_id"])
 
 
 def downgrade() -> None:
-    """Drop the address columns; absent terms become 30 days, absent due dates the issue date."""
+    """Drop the PDFs and the address columns; absent terms become 30 days, absent due dates
+    the issue date."""
+    op.drop_index("ix_invoicepdf_invoice_id", table_name="invoicepdf")
+    op.drop_table("invoicepdf")
     op.execute("UPDATE invoice SET due_date = issue_date WHERE due_date IS NULL")
     with op.batch_alter_table("invoice") as batch:
         batch.alter_column("due_date", existing_type=_DATE_TIME, nullable=False)

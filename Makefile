@@ -30,13 +30,19 @@ run: $(STAMP)
 		$(BIN)/python worker.py --dev
 
 ## Tools the tests use beyond Python: docker-compose (validates docker-compose.yml; no engine
-## needed) from Debian, and the Node receiver example's packages from npm.
+## needed) and poppler-utils (pdftoppm, pdftotext: read invoice PDFs back) from Debian, and the
+## Node receiver example's packages from npm.
 tools:
 	@command -v docker-compose >/dev/null || { \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing docker-compose (Debian) ..."; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; \
 		else echo "error: the tests need docker-compose: sudo apt-get install docker-compose"; exit 1; fi; }
+	@command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing poppler-utils (Debian) ..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null; \
+		else echo "error: the tests need pdftotext and pdftoppm: sudo apt-get install poppler-utils"; exit 1; fi; }
 	@if [ -f $(NODE_EXAMPLE)/package-lock.json ] && [ ! -d $(NODE_EXAMPLE)/node_modules ]; then \
 		echo "installing the Node receiver example's packages ..."; \
 		npm ci --prefix $(NODE_EXAMPLE) --no-audit --no-fund --loglevel=error; fi

@@ -17,6 +17,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from errors import BillhookError
+from models.address import Address, parse_address
+from models.organization import Organization
+from models.periods import zone
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -32,6 +35,8 @@ DEFAULT_RETRY_JITTER = 0.2
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: AES-256: keys of 32 bytes.
 CODEC_KEY_BYTES = 32
+#: The most characters of the seller's name, phone or email.
+MAX_SELLER_TEXT = 200
 
 
 class InvalidSettings(BillhookError):
@@ -134,6 +139,21 @@ class Settings(BaseSettings):
     #: The signing secret of the Stripe webhook endpoint (``whsec_...``, from Stripe's
     #: dashboard or ``stripe listen``); empty: ``/integrations/stripe/webhook`` refuses events.
     stripe_webhook_secret: SecretStr = SecretStr("")
+    #: The organization that bills: invoice line items' date-times are written in this IANA
+    #: timezone, and the rest is the seller on every invoice (``models.organization``).
+    organization_timezone: str = "UTC"
+    organization_name: str | None = None
+    organization_email: str | None = None
+    organization_phone: str | None = None
+    #: The seller's postal address, ``KEY=VALUE`` pairs separated by ``;``:
+    #: ``line1=100 Broadway;city=New York;state=NY;postal_code=10005;country=US``.
+    organization_address: Annotated[Address | None, NoDecode] = None
+    #: Days to pay an invoice when neither its customer nor its plan version has net terms;
+    #: unset: such an invoice has no due date and never goes past due (as Lotus).
+    organization_net_terms: int | None = Field(None, ge=0, le=3650)
+    #: Where ``billhook pdf-server`` is reached (``https://billing.example.com``): every invoice's
+    #: ``invoice_pdf`` is ``<this>/invoices/<id>.pdf``. Unset: ``invoice_pdf`` is null.
+    invoice_pdf_base_url: str | None = None
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
@@ -151,7 +171,44 @@ class Settings(BaseSettings):
         parse_codec_keys(value.get_secret_value())  # refused here, before anything connects
         return value
 
-    @field_validator("metrics_port", mode="before")
+    @field_validator("organization_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @field_validator("organization_name", "organization_phone", "organization_email")
+    @classmethod
+    def _check_seller_text(cls, value: str | None) -> str | None:
+        value = (value or "").strip() or None  # empty: not configured
+        if value is not None and len(value) > MAX_SELLER_TEXT:
+            raise ValueError(f"is {len(value)} characters long; give at most {MAX_SELLER_TEXT}")
+        return value
+
+    @field_validator("invoice_pdf_base_url")
+    @classmethod
+    def _check_pdf_base_url(cls, value: str | None) -> str | None:
+        value = (value or "").strip().rstrip("/") or None
+        if value is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("is not an http(s) URL like https://billing.example.com")
+        return value
+
+    @field_validator("organization_email")
+    @classmethod
+    def _check_seller_email(cls, value: str | None) -> str | None:
+        if value is not None and ("@" not in value or any(c.isspace() for c in value)):
+            raise ValueError("is not an email address like invoices@example.com")
+        return value
+
+    @field_validator("organization_address", mode="before")
+    @classmethod
+    def _parse_address(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [pair for pair in value.split(";") if pair.strip()]
+            return parse_address(pairs) if pairs else None
+        return value
+
+    @field_validator("metrics_port", "organization_net_terms", mode="before")
     @classmethod
     def _parse_port(cls, value: object) -> object:
         # An empty BILLHOOK_METRICS_PORT= (a compose file's default) means off, as unset does.
@@ -168,6 +225,18 @@ class Settings(BaseSettings):
     def codec_key_ring(self) -> list[tuple[str, bytes]]:
         """The payload encryption keys as (key id, key), the encrypting one first; [] when off."""
         return parse_codec_keys(self.codec_keys.get_secret_value())
+
+    def organization(self) -> Organization:
+        """The organization as invoices issued now show it."""
+        return Organization(
+            timezone=self.organization_timezone,
+            name=self.organization_name,
+            address=self.organization_address,
+            phone=self.organization_phone,
+            email=self.organization_email,
+            net_terms_days=self.organization_net_terms,
+            pdf_base_url=self.invoice_pdf_base_url,
+        )
 
     def temporal_explicit(self) -> frozenset[str]:
         """Which of ``temporal_address``, ``temporal_namespace`` were set, not defaulted."""

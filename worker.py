@@ -141,7 +141,7 @@ def build_worker(
 
     engine = EngineActivities(publisher.publish, start)
     catalog = Catalog(store.engine)
-    lifecycle = LifecycleActivities(catalog, publisher.publish, start)
+    lifecycle = LifecycleActivities(catalog, publisher.publish, start, settings.organization())
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -19,6 +19,7 @@ from activities.engine import Publish, StartInvoice
 from models.billing import InvoiceState, LifecycleStep
 from models.clock import utcnow
 from models.events import EventType
+from models.organization import Organization
 from models.payloads import invoice_event
 from store.catalog import Catalog
 
@@ -26,10 +27,18 @@ from store.catalog import Catalog
 class LifecycleActivities:
     """Built in ``worker.py`` with the catalog and the process's Temporal client."""
 
-    def __init__(self, catalog: Catalog, publish: Publish, start_invoice: StartInvoice) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        publish: Publish,
+        start_invoice: StartInvoice,
+        organization: Organization | None = None,
+    ) -> None:
         self.catalog = catalog
         self._publish = publish
         self._start_invoice = start_invoice
+        #: Given to each invoice as it is issued (the worker's settings).
+        self.organization = organization or Organization()
 
     @activity.defn
     async def commit_step(self, step: LifecycleStep) -> InvoiceState | None:
@@ -41,6 +50,10 @@ class LifecycleActivities:
         the events: an event is durable from here. Retried, it repeats nothing (see
         ``LifecycleStep``).
         """
+        if step.invoice is not None:
+            # Issued by this organization: its seller, timezone and default net terms.
+            organization = {"organization": self.organization}
+            step = step.model_copy(update={"invoice": step.invoice.model_copy(update=organization)})
         issued = await asyncio.to_thread(
             self.catalog.record_step, step.record, step.issue(), utcnow()
         )

@@ -238,6 +238,17 @@ class Invoices(Group[M]):
     show = on_catalog(invoice_details)
 
     @operation
+    async def pdf(self, invoice_id: str) -> bytes:
+        """The invoice's PDF, as its newest event showed it (``client.pdf``).
+
+        Raises:
+            NotFound: no event carries that invoice.
+        """
+        from client.pdf import invoice_pdf
+
+        return await self._in_store(invoice_pdf, invoice_id)
+
+    @operation
     async def pay(self, invoice_id: str, payment: PayInput | None = None) -> PayResult:
         """Mark an invoice paid (``invoice.paid``); paying a paid one again changes nothing.
 

@@ -14,7 +14,9 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field
 
+from models.address import Address
 from models.delivery import Event
+from models.organization import Organization
 from models.periods import period_bounds
 
 
@@ -34,6 +36,9 @@ class CustomerSnapshot(BaseModel):
     timezone: str = "UTC"
     currency: str = "USD"
     net_terms_days: int | None = None  # overrides the plan version's net terms
+    address: Address | None = None
+    billing_address: Address | None = None  # the address invoices show, when given
+    shipping_address: Address | None = None
 
 
 class MetricSnapshot(BaseModel):
@@ -87,7 +92,7 @@ class PlanVersionSnapshot(BaseModel):
     period: str = "monthly"  # monthly | quarterly | yearly | ISO 8601 duration (PT30S)
     flat_charge: FlatCharge | None = None
     components: list[UsageComponent] = Field(default_factory=list)
-    net_terms_days: int = 30
+    net_terms_days: int | None = None  # None: the organization's, else none (no due date)
     alerts: list[AlertSnapshot] = Field(default_factory=list)
 
     def component(self, metric_id: str) -> UsageComponent | None:
@@ -152,16 +157,25 @@ class InvoiceWorkflowInput(BaseModel):
     #: (billhook 0.4: by the subscription step that billed it, ``LifecycleStep``); None when the
     #: workflow issues it itself (invoices started before 0.4, or directly).
     issued: InvoiceState | None = None
+    #: Who issued it, as of its issue (set by the step that issues it; the default before).
+    organization: Organization = Field(default_factory=Organization)
 
     @property
     def amount(self) -> Decimal:
         return sum((line.base for line in self.line_items), Decimal(0))
 
     @property
-    def net_terms_days(self) -> int:
-        if self.customer.net_terms_days is not None:
-            return self.customer.net_terms_days
-        return self.plan.net_terms_days
+    def net_terms_days(self) -> int | None:
+        """The customer's net terms, else the plan's, else the organization's, else none."""
+        for days in (self.customer, self.plan, self.organization):
+            if days.net_terms_days is not None:
+                return days.net_terms_days
+        return None
+
+    def due_date(self, issued: datetime) -> datetime | None:
+        """When the invoice is due if issued at ``issued``: None without net terms (as Lotus)."""
+        days = self.net_terms_days
+        return None if days is None else issued + timedelta(days=days)
 
 
 class PaymentStatus(StrEnum):
@@ -182,7 +196,7 @@ class InvoiceState(BaseModel):
     amount: Decimal
     currency: str
     issue_date: datetime
-    due_date: datetime
+    due_date: datetime | None  # None: no net terms, never past due
     payment_status: PaymentStatus
     past_due: bool = False
     external_payment_obj_id: str | None = None
@@ -347,7 +361,7 @@ class IssueInvoiceInput(BaseModel):
 
     invoice: InvoiceWorkflowInput
     issue_date: datetime
-    due_date: datetime
+    due_date: datetime | None
 
 
 class LifecycleStep(BaseModel):
@@ -373,7 +387,7 @@ class LifecycleStep(BaseModel):
         """The invoice to store: issued at the step, due after its net terms."""
         if self.invoice is None:
             return None
-        due = self.at + timedelta(days=self.invoice.net_terms_days)
+        due = self.invoice.due_date(self.at)
         return IssueInvoiceInput(invoice=self.invoice, issue_date=self.at, due_date=due)
 
 

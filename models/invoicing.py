@@ -17,9 +17,9 @@ def flat_charge(plan: PlanVersionSnapshot, timing: ChargeTiming) -> FlatCharge |
 
 
 def flat_line(plan: PlanVersionSnapshot, charge: FlatCharge, bounds: Bounds) -> LineItemData:
-    """The flat charge of one period."""
+    """The flat charge of one period, named as Lotus named it: ``<plan> Flat Fee``."""
     return LineItemData(
-        name=f"{plan.plan_name} flat fee",
+        name=f"{plan.plan_name} Flat Fee",
         start=bounds[0],
         end=bounds[1],
         quantity=Decimal(1),

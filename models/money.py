@@ -3,24 +3,47 @@
 Money is computed as ``Decimal`` everywhere and rounded (half up) to the currency's minor unit
 only when a payload is serialized (events.md, Value formats). Lotus converted its decimals to
 floats, so amounts are written as JSON numbers, never strings.
+
+An invoice is rounded once (``split_total``): its total is the exact sum of its lines rounded
+half up, and that total is shared among the lines so the lines a receiver sees add up to it.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Sequence
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-#: ISO 4217 name, common English symbol and number of minor-unit digits of common currencies.
+#: Name, symbol and number of minor-unit digits of each known currency. The first block is the
+#: table Lotus provisioned for every organization (its SUPPORTED_CURRENCIES, last version),
+#: names and symbols as Lotus sent them, so a receiver that matches on them keeps working; the
+#: rest are common currencies Lotus did not have, with ISO 4217 names and common symbols.
 CURRENCIES: dict[str, tuple[str, str, int]] = {
+    # Lotus's table.
     "USD": ("US Dollar", "$", 2),
     "EUR": ("Euro", "€", 2),
-    "GBP": ("British Pound", "£", 2),
-    "CAD": ("Canadian Dollar", "CA$", 2),
+    "GBP": ("Pound", "£", 2),
+    "CNY": ("Yuan", "¥", 2),
     "AUD": ("Australian Dollar", "A$", 2),
-    "NZD": ("New Zealand Dollar", "NZ$", 2),
+    "CAD": ("Canadian Dollar", "C$", 2),
     "CHF": ("Swiss Franc", "CHF", 2),
+    "HKD": ("Hong Kong Dollar", "HK$", 2),
+    "SGD": ("Singapore Dollar", "S$", 2),
     "SEK": ("Swedish Krona", "kr", 2),
     "NOK": ("Norwegian Krone", "kr", 2),
+    "NZD": ("New Zealand Dollar", "NZ$", 2),
+    "MXN": ("Mexican Peso", "$", 2),
+    "ZAR": ("South African Rand", "R", 2),
+    "BRL": ("Brazilian Real", "R$", 2),
     "DKK": ("Danish Krone", "kr", 2),
+    "NGN": ("Nigerian Naira", "₦", 2),
+    "RUB": ("Russian Ruble", "₽", 2),
+    "KZT": ("Kazakhstani Tenge", "₸", 2),
+    "TZS": ("Tanzanian Shilling", "TSh", 2),
+    "KES": ("Kenyan Shilling", "KSh", 2),
+    "UGX": ("Ugandan Shilling", "UGX", 0),
+    "INR": ("Indian Rupee", "₹", 2),
+    "PHP": ("Philippine Peso", "₱", 2),
+    # Not in Lotus's table.
     "PLN": ("Polish Zloty", "zł", 2),
     "CZK": ("Czech Koruna", "Kč", 2),
     "HUF": ("Hungarian Forint", "Ft", 2),
@@ -28,18 +51,10 @@ CURRENCIES: dict[str, tuple[str, str, int]] = {
     "ILS": ("Israeli New Shekel", "₪", 2),
     "AED": ("UAE Dirham", "AED", 2),
     "SAR": ("Saudi Riyal", "SAR", 2),
-    "ZAR": ("South African Rand", "R", 2),
-    "INR": ("Indian Rupee", "₹", 2),
-    "CNY": ("Chinese Yuan", "CN¥", 2),
-    "HKD": ("Hong Kong Dollar", "HK$", 2),
     "TWD": ("New Taiwan Dollar", "NT$", 2),
-    "SGD": ("Singapore Dollar", "S$", 2),
     "MYR": ("Malaysian Ringgit", "RM", 2),
     "THB": ("Thai Baht", "฿", 2),
-    "PHP": ("Philippine Peso", "₱", 2),
     "IDR": ("Indonesian Rupiah", "Rp", 2),
-    "BRL": ("Brazilian Real", "R$", 2),
-    "MXN": ("Mexican Peso", "MX$", 2),
     "ARS": ("Argentine Peso", "ARS", 2),
     "COP": ("Colombian Peso", "COP", 2),
     "JPY": ("Japanese Yen", "¥", 0),
@@ -48,7 +63,6 @@ CURRENCIES: dict[str, tuple[str, str, int]] = {
     "CLP": ("Chilean Peso", "CLP", 0),
     "ISK": ("Icelandic Króna", "kr", 0),
     "PYG": ("Paraguayan Guarani", "₲", 0),
-    "UGX": ("Ugandan Shilling", "USh", 0),
     "XAF": ("Central African CFA Franc", "FCFA", 0),
     "XOF": ("West African CFA Franc", "F CFA", 0),
     "BHD": ("Bahraini Dinar", "BHD", 3),
@@ -77,6 +91,27 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     if not amount.is_finite():
         raise ValueError(f"cannot round {amount} {currency}: money must be a finite number")
     return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+
+
+def split_total(amounts: Sequence[Decimal], currency: str) -> tuple[Decimal, list[Decimal]]:
+    """An invoice's total and its lines' shares of it, in the minor unit of ``currency``.
+
+    The total is the exact sum of ``amounts`` rounded half up, once. Each share is its amount
+    rounded down, and the minor units the total has left over go one each to the amounts with
+    the largest remainders (the earlier line first on a tie); so the shares add up exactly to
+    the total, and each share is its amount rounded down or up, never further from it.
+
+    Raises:
+        ValueError: an amount is NaN or infinite.
+    """
+    total = round_money(sum(amounts, Decimal(0)), currency)
+    unit = Decimal(1).scaleb(-minor_units(currency))
+    shares = [amount.quantize(unit, rounding=ROUND_FLOOR) for amount in amounts]
+    left = int((total - sum(shares, Decimal(0))) / unit)
+    by_remainder = sorted(range(len(amounts)), key=lambda i: (shares[i] - amounts[i], i))
+    for index in by_remainder[:left]:
+        shares[index] += unit
+    return total, shares
 
 
 def to_number(amount: Decimal, currency: str) -> float:

@@ -1,7 +1,9 @@
 """The builders of the payloads receivers get (events.md, Payloads), which workflows call.
 
 Each builds the payload's model (``models.shapes``) from workflow state: catalog snapshots, an
-invoice's state, a period's bounds. Date-times are written in the customer's timezone. The
+invoice's state, a period's bounds. Date-times are written in the customer's timezone, but for
+invoice lines' (the organization's timezone, as Lotus); an invoice's ``start_date`` and
+``end_date`` are UTC calendar days (docs/payloads.md, Dates). The
 builders return JSON-ready dicts (``model_dump(mode="json")``) for ``envelope_body``; the
 ``*_model`` ones return the model, for a caller that adds to it (``models.samples``).
 Pure and deterministic: safe inside Temporal's workflow sandbox.
@@ -24,7 +26,8 @@ from models.billing import (
 )
 from models.delivery import Event, SearchKeys
 from models.events import EventType
-from models.money import currency_object
+from models.money import currency_object, split_total
+from models.organization import Organization
 from models.periods import in_timezone
 from models.shapes import (
     Currency,
@@ -36,6 +39,7 @@ from models.shapes import (
     Metric,
     Money,
     PlanDetail,
+    Seller,
     Subscription,
     SubscriptionWithPlan,
     UsageAlert,
@@ -66,6 +70,9 @@ def customer_model(customer: CustomerSnapshot) -> Customer:
         customer_name=customer.name,
         total_amount_due=Money(amount=Decimal(0), currency=customer.currency),
         default_currency=Currency(**currency_object(customer.currency)),
+        address=customer.address,
+        billing_address=customer.billing_address,
+        shipping_address=customer.shipping_address,
         timezone=customer.timezone,
     )
 
@@ -110,13 +117,18 @@ def subscription_payload(
     ).model_dump(mode="json")
 
 
-def _line_item(line: LineItemData, plan: PlanDetail, currency: str, timezone: str) -> LineItem:
-    base = Money(amount=line.base, currency=currency)
+def _line_item(
+    line: LineItemData, share: Decimal, plan: PlanDetail, currency: str, timezone: str
+) -> LineItem:
+    base = Money(amount=share, currency=currency)  # the line's share of the rounded total
+    quantity = line.quantity
+    if line.metric_id is None and quantity is not None and quantity <= 1:
+        quantity = None  # a flat fee billed once: Lotus sent a quantity only above 1
     return LineItem(
         name=line.name,
         start_date=in_timezone(line.start, timezone),
         end_date=in_timezone(line.end, timezone),
-        quantity=line.quantity,
+        quantity=quantity,
         billing_type=line.billing_type,
         plan=plan,
         base=base,
@@ -125,17 +137,24 @@ def _line_item(line: LineItemData, plan: PlanDetail, currency: str, timezone: st
     )
 
 
+def _seller(organization: Organization) -> Seller:
+    return Seller(
+        name=organization.name,
+        address=organization.address,
+        phone=organization.phone,
+        email=organization.email,
+    )
+
+
 def _covered_days(invoice: InvoiceWorkflowInput, issue_date: datetime) -> tuple[date, date]:
-    """The first and last day the invoice's lines cover, in the customer's timezone."""
-    timezone = invoice.customer.timezone
+    """The UTC calendar days of the earliest line start and the latest line end, as Lotus."""
     if not invoice.line_items:
         # events.md requires both dates; an invoice with no lines covers its issue day.
-        day = in_timezone(issue_date, timezone).date()
+        day = issue_date.astimezone(UTC).date()
         return day, day
-    # Compared in UTC: equal tzinfos compare wall clocks, which is wrong in a DST fold.
-    first = min((line.start for line in invoice.line_items), key=lambda m: m.astimezone(UTC))
-    last = max((line.end for line in invoice.line_items), key=lambda m: m.astimezone(UTC))
-    return in_timezone(first, timezone).date(), in_timezone(last, timezone).date()
+    first = min(line.start.astimezone(UTC) for line in invoice.line_items)
+    last = max(line.end.astimezone(UTC) for line in invoice.line_items)
+    return first.date(), last.date()
 
 
 def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice:
@@ -148,7 +167,11 @@ def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice
         raise ValueError(f"state of {state.invoice_id} given for invoice {invoice.invoice_id}")
     timezone, currency = invoice.customer.timezone, state.currency
     plan = _plan_detail(invoice.plan)
-    amount = Money(amount=state.amount, currency=currency)
+    # Rounded once: the lines' exact amounts add up to a total rounded to the minor unit, which
+    # the lines share so that they add up to it exactly (models.money.split_total).
+    lines = invoice.line_items
+    total, shares = split_total([line.base for line in lines], currency)
+    amount = Money(amount=total if lines else state.amount, currency=currency)
     start_date, end_date = _covered_days(invoice, state.issue_date)
     return Invoice(
         invoice_id=invoice.invoice_id,
@@ -161,9 +184,18 @@ def invoice_model(invoice: InvoiceWorkflowInput, state: InvoiceState) -> Invoice
         external_payment_obj_id=state.external_payment_obj_id,
         external_payment_obj_type=state.external_payment_obj_type,
         external_payment_obj_status=state.external_payment_obj_status,
-        line_items=[_line_item(line, plan, currency, timezone) for line in invoice.line_items],
-        customer=InvoiceCustomer(**_customer_ref(invoice.customer).model_dump()),
-        due_date=in_timezone(state.due_date, timezone),
+        line_items=[
+            _line_item(line, share, plan, currency, invoice.organization.timezone)
+            for line, share in zip(lines, shares, strict=True)
+        ],
+        customer=InvoiceCustomer(
+            **_customer_ref(invoice.customer).model_dump(),
+            # As Lotus: the billing address, else the customer's address.
+            address=invoice.customer.billing_address or invoice.customer.address,
+        ),
+        due_date=None if state.due_date is None else in_timezone(state.due_date, timezone),
+        seller=_seller(invoice.organization),
+        invoice_pdf=invoice.organization.pdf_url(invoice.invoice_id),
         start_date=start_date,
         end_date=end_date,
     )
@@ -205,7 +237,6 @@ def usage_alert_payload(
     metric: MetricSnapshot,
     usage: Decimal,
     time_triggered: datetime,
-    customer: CustomerSnapshot,
 ) -> dict[str, Any]:
     """The UsageAlertPayload of ``alert`` crossing its threshold.
 
@@ -215,8 +246,7 @@ def usage_alert_payload(
         alert: the alert that fired.
         metric: the alert's metric.
         usage: the measured usage that crossed the threshold.
-        time_triggered: when the crossing was detected (aware).
-        customer: the subscriber; its timezone is the one ``time_triggered`` is written in.
+        time_triggered: when the crossing was detected (aware; written in UTC).
 
     Raises:
         ValueError: ``metric`` is not the alert's metric, or ``subscription`` is not a
@@ -236,5 +266,5 @@ def usage_alert_payload(
             threshold=alert.threshold,
         ),
         usage=usage,
-        time_triggered=in_timezone(time_triggered, customer.timezone),
+        time_triggered=time_triggered,
     ).model_dump(mode="json")

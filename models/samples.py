@@ -3,8 +3,8 @@
 ``billhook trigger`` sends them through the real pipeline, so a receiver written for Lotus's
 webhooks can be tried against billhook before any billing runs. The content is fixed: one
 customer on a monthly "Pro" plan, its March 2023 period, the invoice issued as it ends, and a
-usage alert on its API calls. Unlike billhook's own events, the samples fill the customer's
-addresses, the seller and a tax provider, so that a receiver sees the shape of those fields too;
+usage alert on its API calls. The samples fill the customer's addresses and the seller, as a
+configured billhook does, and a tax provider, so that a receiver sees the shape of those too;
 what billhook never knows stays ``null``, ``[]`` or ``{}``. Every call builds fresh objects, so a
 caller may change what it gets.
 """
@@ -17,15 +17,29 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from models import billing
+from models.address import Address
+from models.billing import (
+    Aggregation,
+    AlertSnapshot,
+    ChargeTiming,
+    CustomerSnapshot,
+    FlatCharge,
+    InvoiceState,
+    InvoiceWorkflowInput,
+    MetricSnapshot,
+    PaymentStatus,
+    PlanVersionSnapshot,
+    UsageComponent,
+)
 from models.events import EventType
+from models.invoicing import period_end_lines
+from models.organization import Organization
 from models.payloads import (
     customer_model,
-    invoice_model,
+    invoice_payload,
     subscription_payload,
     usage_alert_payload,
 )
-from models.shapes import Address, Seller
 
 Payload = dict[str, Any]
 Period = tuple[datetime, datetime]
@@ -51,74 +65,63 @@ APRIL = _month(2023, 4)
 ISSUED_AT = APRIL[0]  # the invoice that closes March is issued as April starts
 TRIGGERED_AT = datetime(2023, 3, 20, 14, 2, 11, 532_000, tzinfo=UTC)
 
-CUSTOMER = billing.CustomerSnapshot(
-    customer_id="acme-corp",  # the caller's own id, unprefixed
-    name="Acme Corp",
-    email="billing@acme.example",
-    timezone="UTC",
-    currency="USD",
-)
-API_CALLS = billing.MetricSnapshot(
-    metric_id=_id("metric", "api-calls"),
-    name="API calls",
-    event_name="api_call",
-    aggregation=billing.Aggregation.COUNT,
-)
-ALERT = billing.AlertSnapshot(
-    alert_id=_id("usg_alert", "api-calls-10k"),
-    metric_id=API_CALLS.metric_id,
-    threshold=Decimal(10_000),
-)
-PLAN = billing.PlanVersionSnapshot(
-    plan_id=_id("plan", "pro"),
-    plan_name="Pro",
-    version_id=_id("plan_version", "pro-v2"),
-    version=2,
-    alerts=[ALERT],
-)
-SUBSCRIPTION_ID = _id("sub", "subscription")
-#: The sample invoice's lines: usage billed in arrears for March, the flat fee in advance for April.
-LINES = (
-    ("API calls", MARCH, "in_arrears", Decimal(12_500), Decimal("0.004")),
-    ("Pro plan flat fee", APRIL, "in_advance", Decimal(1), Decimal("99.00")),
-)
-INVOICE = billing.InvoiceWorkflowInput(
-    invoice_id=_id("invoice", "invoice-2023-03"),
-    subscription_id=SUBSCRIPTION_ID,
-    customer=CUSTOMER,
-    plan=PLAN,
-    line_items=[
-        billing.LineItemData(
-            name=name,
-            start=period[0],
-            end=period[1],
-            quantity=quantity,
-            billing_type=billing_type,
-            base=quantity * unit_price,
-        )
-        for name, period, billing_type, quantity, unit_price in LINES
-    ],
-)
-
 
 def _address(line1: str, city: str, state: str, postal_code: str) -> Address:
     return Address(city=city, country="US", line1=line1, postal_code=postal_code, state=state)
 
 
-def _customer_address() -> Address:
-    return _address("548 Market St", "San Francisco", "CA", "94104")
+CUSTOMER = CustomerSnapshot(
+    customer_id="acme-corp",  # the caller's own id, unprefixed
+    name="Acme Corp",
+    email="billing@acme.example",
+    timezone="UTC",
+    currency="USD",
+    address=_address("548 Market St", "San Francisco", "CA", "94104"),
+    billing_address=_address("548 Market St", "San Francisco", "CA", "94104"),
+)
+#: The seller, as BILLHOOK_ORGANIZATION_* would give it.
+ORGANIZATION = Organization(
+    name="Example Billing Co.",
+    address=_address("100 Broadway", "New York", "NY", "10005"),
+    phone="+1 212 555 0100",
+    email="invoices@billing.example",
+)
+API_CALLS = MetricSnapshot(
+    metric_id=_id("metric", "api-calls"),
+    name="API calls",
+    event_name="api_call",
+    aggregation=Aggregation.COUNT,
+)
+ALERT = AlertSnapshot(
+    alert_id=_id("usg_alert", "api-calls-10k"),
+    metric_id=API_CALLS.metric_id,
+    threshold=Decimal(10_000),
+)
+PLAN = PlanVersionSnapshot(
+    plan_id=_id("plan", "pro"),
+    plan_name="Pro",
+    version_id=_id("plan_version", "pro-v2"),
+    version=2,
+    flat_charge=FlatCharge(amount=Decimal("99.00"), timing=ChargeTiming.IN_ADVANCE),
+    components=[UsageComponent(metric=API_CALLS, unit_price=Decimal("0.004"))],
+    alerts=[ALERT],
+)
+SUBSCRIPTION_ID = _id("sub", "subscription")
+#: The sample invoice, computed as a renewal computes it: March's 12,500 API calls in arrears,
+#: April's flat fee in advance.
+INVOICE = InvoiceWorkflowInput(
+    invoice_id=_id("invoice", "invoice-2023-03"),
+    subscription_id=SUBSCRIPTION_ID,
+    customer=CUSTOMER,
+    plan=PLAN,
+    line_items=period_end_lines(PLAN, {API_CALLS.metric_id: Decimal(12_500)}, MARCH, (PLAN, APRIL)),
+    organization=ORGANIZATION,
+)
 
 
-def _seller() -> Seller:
-    return Seller(
-        name="Example Billing Co.",
-        address=_address("100 Broadway", "New York", "NY", "10005"),
-        phone="+1 212 555 0100",
-        email="invoices@billing.example",
-    )
-
-
-def subscription(period: Period, *, is_new: bool, auto_renew: bool = True) -> Payload:
+def subscription(
+    period: Period, *, is_new: bool, auto_renew: bool = True, fully_billed: bool = False
+) -> Payload:
     """The Subscription payload of the sample subscription for one of its periods."""
     return subscription_payload(
         subscription_id=SUBSCRIPTION_ID,
@@ -128,12 +131,13 @@ def subscription(period: Period, *, is_new: bool, auto_renew: bool = True) -> Pa
         end=period[1],
         auto_renew=auto_renew,
         is_new=is_new,
+        fully_billed=fully_billed,
     )
 
 
-def invoice(payment_status: billing.PaymentStatus) -> Payload:
+def invoice(payment_status: PaymentStatus) -> Payload:
     """The Invoice payload of the sample invoice with the given ``payment_status``."""
-    state = billing.InvoiceState(
+    state = InvoiceState(
         invoice_id=INVOICE.invoice_id,
         invoice_number=f"{ISSUED_AT:%y%m%d}-000001",  # issue day, then its sequence that day
         subscription_id=SUBSCRIPTION_ID,
@@ -144,21 +148,12 @@ def invoice(payment_status: billing.PaymentStatus) -> Payload:
         due_date=ISSUED_AT + timedelta(days=30),
         payment_status=payment_status,
     )
-    model = invoice_model(INVOICE, state)
-    customer = model.customer.model_copy(update={"address": _customer_address()})
-    filled = model.model_copy(update={"customer": customer, "seller": _seller()})
-    return filled.model_dump(mode="json")
+    return invoice_payload(INVOICE, state)
 
 
 def customer() -> Payload:
     """The Customer payload of a customer just created: no invoices or subscriptions yet."""
-    filled = customer_model(CUSTOMER).model_copy(
-        update={
-            "address": _customer_address(),
-            "billing_address": _customer_address(),
-            "tax_providers": ["lotus"],
-        }
-    )
+    filled = customer_model(CUSTOMER).model_copy(update={"tax_providers": ["lotus"]})
     return filled.model_dump(mode="json")
 
 
@@ -171,7 +166,6 @@ def usage_alert() -> Payload:
         metric=API_CALLS,
         usage=Decimal(10_012),
         time_triggered=TRIGGERED_AT,
-        customer=CUSTOMER,
     )
 
 
@@ -179,11 +173,13 @@ _BUILDERS: dict[EventType, Callable[[], Payload]] = {
     EventType.CUSTOMER_CREATED: customer,
     EventType.SUBSCRIPTION_CREATED: lambda: subscription(MARCH, is_new=True),
     EventType.SUBSCRIPTION_RENEWED: lambda: subscription(APRIL, is_new=False),
-    # Cancelled at period end: it stops renewing and ends with the March period.
-    EventType.SUBSCRIPTION_CANCELLED: lambda: subscription(MARCH, is_new=False, auto_renew=False),
-    EventType.INVOICE_CREATED: lambda: invoice(billing.PaymentStatus.UNPAID),
-    EventType.INVOICE_PAID: lambda: invoice(billing.PaymentStatus.PAID),
-    EventType.INVOICE_PAST_DUE: lambda: invoice(billing.PaymentStatus.UNPAID),
+    # Cancelled at period end: sent as it ends with the March period, its first, fully billed.
+    EventType.SUBSCRIPTION_CANCELLED: lambda: subscription(
+        MARCH, is_new=True, auto_renew=False, fully_billed=True
+    ),
+    EventType.INVOICE_CREATED: lambda: invoice(PaymentStatus.UNPAID),
+    EventType.INVOICE_PAID: lambda: invoice(PaymentStatus.PAID),
+    EventType.INVOICE_PAST_DUE: lambda: invoice(PaymentStatus.UNPAID),
     EventType.USAGE_ALERT_TRIGGERED: usage_alert,
 }
 

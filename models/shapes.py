@@ -4,7 +4,8 @@ Field names and their order are those of events.md, which follows Lotus's serial
 a receiver written for Lotus keeps working. Every field is present: what billhook does not
 support is ``null``, ``[]`` or ``{}``, never invented. Money stays ``Decimal`` in the models and
 is rounded to the currency's minor unit only when serialized, as a JSON number; quantities are
-JSON numbers too. Date-times are ISO 8601 with the offset of the customer's timezone.
+JSON numbers too. Date-times are ISO 8601 with the offset of the customer's timezone (invoice
+lines': the organization's); ``time_triggered`` is UTC with a ``Z``, as Lotus wrote it.
 
 ``models.payloads`` builds them from workflow state. Pure: safe inside Temporal's workflow
 sandbox.
@@ -12,7 +13,7 @@ sandbox.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -27,6 +28,7 @@ from pydantic import (
     model_serializer,
 )
 
+from models.address import Address
 from models.money import decimal_number, round_money, to_number
 
 
@@ -35,8 +37,15 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
+def _utc_z(moment: datetime) -> str:
+    # As Django REST framework wrote Lotus's UTC date-times: isoformat with "Z" for +00:00.
+    return moment.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
+
+
 #: An aware date-time, written as ``datetime.isoformat()``: ``2024-02-29T00:00:00-05:00``.
 DateTime = Annotated[AwareDatetime, PlainSerializer(_iso, return_type=str, when_used="json")]
+#: An aware date-time written in UTC with a ``Z``: ``2024-02-10T14:02:11.532000Z``.
+UtcDateTime = Annotated[AwareDatetime, PlainSerializer(_utc_z, return_type=str, when_used="json")]
 #: A quantity or threshold: a ``Decimal`` written as a JSON number, not rounded.
 Number = Annotated[Decimal, PlainSerializer(decimal_number, return_type=float, when_used="json")]
 
@@ -85,17 +94,6 @@ class SubscriptionFilter(_Payload):
     value: str
 
 
-class Address(_Payload):
-    """A postal address; billhook stores none, so addresses are ``null``."""
-
-    city: str | None = None
-    country: str | None = None
-    line1: str | None = None
-    line2: str | None = None
-    postal_code: str | None = None
-    state: str | None = None
-
-
 class CustomerRef(_Payload):
     """The customer as a Subscription names it."""
 
@@ -128,7 +126,7 @@ class InvoiceCustomer(CustomerRef):
 
 
 class Seller(_Payload):
-    """Who issues invoices; not configurable in billhook, so every field is ``null``."""
+    """Who issues invoices: the organization's settings (``models.organization``)."""
 
     name: str | None = None
     address: Address | None = None
@@ -162,7 +160,7 @@ class Invoice(_Payload):
     start_date: date
     end_date: date
     seller: Seller = Field(default_factory=Seller)
-    invoice_pdf: None = None
+    invoice_pdf: str | None = None  # the PDF's URL (``billhook pdf-server``), when configured
 
 
 class Subscription(_Payload):
@@ -248,4 +246,4 @@ class UsageAlertPayload(_Payload):
     subscription: SubscriptionWithPlan
     usage_alert: UsageAlert
     usage: Number  # the measured usage that crossed the threshold
-    time_triggered: DateTime  # when the crossing was detected
+    time_triggered: UtcDateTime  # when the crossing was detected, in UTC as Lotus sent it

@@ -63,6 +63,11 @@ def money(amount: Decimal, currency: str) -> str:
     return f"{shown:f} {currency}"
 
 
+def terms_text(days: int | None) -> str | None:
+    """``30 days``, or None (an empty cell) when none are set."""
+    return None if days is None else f"{days} days"
+
+
 def number(value: Decimal) -> str:
     """A quantity without trailing zeros: ``120``, ``0.5``."""
     return f"{value.normalize():f}"

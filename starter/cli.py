@@ -34,6 +34,7 @@ from starter import (
     listen,
     message,
     metric,
+    pdf_server,
     plan,
     runtime,
     serve,
@@ -62,6 +63,7 @@ GROUPS = (
     codec_server,
     api_key,
     serve,
+    pdf_server,
 )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from config import Settings
+from errors import InvalidInput
+from models.address import Address, parse_address
 from models.billing import CustomerSnapshot
 from starter.billing import parse_days, render_invoices, render_subscriptions
 from starter.runtime import Subcommands, add_id_command, open_client
@@ -27,11 +29,37 @@ def register(commands: Subcommands) -> None:
     create.add_argument(
         "--net-terms", metavar="DAYS", help="days to pay an invoice, overriding the plan's"
     )
+    for option, what in ADDRESS_OPTIONS:
+        create.add_argument(
+            option,
+            metavar="KEY=VALUE",
+            action="append",
+            help=f"{what}, one field each time: line1=... city=... country=US (also line2, "
+            "state, postal_code)",
+        )
     create.set_defaults(handler=create_customer)
     add_id_command(
         sub, "show", show_customer, _ID, "show a customer with its subscriptions and invoices"
     )
     sub.add_parser("list", help="list customers").set_defaults(handler=list_customers)
+
+
+#: The address options of ``customer create``, and what each gives.
+ADDRESS_OPTIONS = [
+    ("--address", "the customer's postal address"),
+    ("--billing-address", "the address invoices show (default: --address)"),
+    ("--shipping-address", "the shipping address"),
+]
+
+
+def _address(option: str, pairs: list[str] | None) -> Address | None:
+    """The address given by ``option``'s ``KEY=VALUE`` pairs, if any."""
+    if not pairs:
+        return None
+    try:
+        return parse_address(pairs)
+    except ValueError as error:
+        raise InvalidInput(f"{option}: {error}") from None
 
 
 def create_customer(args: argparse.Namespace, settings: Settings) -> None:
@@ -43,6 +71,9 @@ def create_customer(args: argparse.Namespace, settings: Settings) -> None:
         timezone=args.timezone,
         currency=args.currency,
         net_terms_days=parse_days(args.net_terms),
+        address=_address("--address", args.address),
+        billing_address=_address("--billing-address", args.billing_address),
+        shipping_address=_address("--shipping-address", args.shipping_address),
     )
     with open_client(settings) as billhook:
         created = billhook.customers.create(customer)
@@ -62,8 +93,20 @@ def _fields(customer: CustomerSnapshot) -> list[tuple[str, object]]:
         ("email", customer.email),
         ("timezone", customer.timezone),
         ("currency", customer.currency),
-        ("net terms", "the plan's" if terms is None else f"{terms} days"),
+        ("net terms", "the plan's, else the organization's" if terms is None else f"{terms} days"),
+        ("address", one_line(customer.address)),
+        ("billing address", one_line(customer.billing_address)),
+        ("shipping address", one_line(customer.shipping_address)),
     ]
+
+
+def one_line(address: Address | None) -> str | None:
+    """``548 Market St, San Francisco, CA 94104, US``: an address on one line."""
+    if address is None:
+        return None
+    region = " ".join(part for part in (address.state, address.postal_code) if part)
+    parts = (address.line1, address.line2, address.city, region, address.country)
+    return ", ".join(part for part in parts if part)
 
 
 def show_customer(args: argparse.Namespace, settings: Settings) -> None:

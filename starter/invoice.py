@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from config import Settings
+from errors import InvalidInput
 from models.billing import InvoiceState, PayInput, PaymentStatus
 from starter.billing import invoice_status, money, number, render_invoices
 from starter.runtime import Subcommands, add_id_command, open_client
@@ -29,6 +31,10 @@ def register(commands: Subcommands) -> None:
     pay.add_argument("--external-id", help="the payment's id at your payment provider")
     pay.add_argument("--external-type", help="the payment provider, like stripe")
     pay.add_argument("--external-status", help="the payment's status at the provider")
+    pdf = add_id_command(
+        sub, "pdf", write_pdf, _ID, "write an invoice's PDF (as its invoice_pdf URL serves it)"
+    )
+    pdf.add_argument("-o", "--output", metavar="FILE", help="where to write it (INVOICE_ID.pdf)")
     add_id_command(sub, "void", void_invoice, _ID, "void an unpaid invoice (no event is emitted)")
 
 
@@ -77,6 +83,20 @@ def list_invoices(args: argparse.Namespace, settings: Settings) -> None:
             customer_id=args.customer, subscription_id=args.subscription, status=status
         )
     print(render_invoices(invoices))
+
+
+def write_pdf(args: argparse.Namespace, settings: Settings) -> None:
+    """Write an invoice's PDF to a file; nothing is written when the invoice is unknown."""
+    path = Path(args.output or f"{args.invoice_id}.pdf")
+    if path.is_dir():
+        raise InvalidInput(f"--output {path} is a directory; give a file name")
+    with open_client(settings) as billhook:
+        pdf = billhook.invoices.pdf(args.invoice_id)
+    try:
+        path.write_bytes(pdf)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
+    print(f"wrote {path} ({len(pdf):,} bytes): invoice {args.invoice_id}")
 
 
 def pay_invoice(args: argparse.Namespace, settings: Settings) -> None:

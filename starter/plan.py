@@ -12,7 +12,7 @@ from decimal import Decimal
 from config import Settings
 from errors import InvalidInput
 from models.billing import ChargeTiming, PlanVersionSnapshot
-from starter.billing import money, number, parse_days, parse_decimal
+from starter.billing import money, number, parse_days, parse_decimal, terms_text
 from starter.runtime import Subcommands, add_id_command, open_client
 from starter.table import render, render_fields
 from store.catalog import ComponentSpec, PlanVersionSpec
@@ -63,7 +63,11 @@ def _add_version_options(parser: argparse.ArgumentParser) -> None:
         metavar=USAGE_FORM,
         help="bill a metric's usage beyond its free units; repeat for more metrics",
     )
-    parser.add_argument("--net-terms", metavar="DAYS", help="days to pay an invoice (default 30)")
+    parser.add_argument(
+        "--net-terms",
+        metavar="DAYS",
+        help="days to pay an invoice (default: none; then the organization's, else no due date)",
+    )
 
 
 def version_spec(args: argparse.Namespace) -> PlanVersionSpec:
@@ -73,14 +77,13 @@ def version_spec(args: argparse.Namespace) -> PlanVersionSpec:
         InvalidInput: an amount, a ``--usage`` or the net terms do not parse.
     """
     flat = None if args.flat is None else parse_decimal("flat amount", args.flat)
-    terms = parse_days(args.net_terms)
     return PlanVersionSpec(
         currency=args.currency,
         period=args.period,
         flat_amount=flat,
         flat_timing=ChargeTiming(args.flat_timing),
         components=[_component(text) for text in args.usage],
-        net_terms_days=30 if terms is None else terms,
+        net_terms_days=parse_days(args.net_terms),
     )
 
 
@@ -125,7 +128,7 @@ def print_version(version: PlanVersionSnapshot) -> None:
         ("currency", version.currency),
         ("period", version.period),
         ("flat charge", f"{money(flat.amount, version.currency)}, {flat.timing}" if flat else None),
-        ("net terms", f"{version.net_terms_days} days"),
+        ("net terms", terms_text(version.net_terms_days)),
     ]
     print(render_fields(fields))
     components = [
@@ -166,7 +169,7 @@ def list_plans(args: argparse.Namespace, settings: Settings) -> None:
             v.period,
             money(v.flat_charge.amount, v.currency) if v.flat_charge else None,
             [c.metric.name for c in v.components],
-            f"{v.net_terms_days} days",
+            terms_text(v.net_terms_days),
         )
         for v in versions
     ]

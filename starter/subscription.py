@@ -159,9 +159,11 @@ def cancel_subscription(args: argparse.Namespace, settings: Settings) -> None:
         cancelled = billhook.subscriptions.cancel(
             sub_id, CancelInput(at_period_end=args.at_period_end)
         )
-    print(f"cancelled subscription {sub_id}; subscription.cancelled is emitted")
+    print(f"cancelled subscription {sub_id}")
     if args.at_period_end:
         end = local_time(cancelled.state.period_end, cancelled.timezone)
-        print(f"it stays active until {end}, is invoiced for this period, and does not renew")
+        print(f"it stays active until {end}, is invoiced for this period, and does not renew;")
+        print("subscription.cancelled is emitted then, with its final invoice")
     else:
-        print("it has ended; its final invoice, for the usage so far, is being issued")
+        print("it has ended; subscription.cancelled is emitted with its final invoice, for the")
+        print("usage so far")

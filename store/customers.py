@@ -6,6 +6,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from errors import Conflict, InvalidInput
+from models.address import FIELDS as ADDRESS_FIELDS
+from models.address import MAX_FIELD_LENGTH, Address, address_problem
 from models.billing import CustomerSnapshot
 from store.checks import check_currency, check_net_terms
 from store.persist import Repository, insert_ignore, oldest_first, to_model
@@ -59,7 +61,8 @@ class Customers(Repository):
 
 
 def check_customer(customer: CustomerSnapshot) -> None:
-    """Refuse a customer the catalog would not store (id, timezone, currency, email, terms).
+    """Refuse a customer the catalog would not store (id, timezone, currency, email, terms,
+    addresses).
 
     Public so the command line can refuse before it takes the ``customer-<id>`` workflow id,
     which can never be used again.
@@ -81,6 +84,21 @@ def check_customer(customer: CustomerSnapshot) -> None:
     if customer.email is not None:
         _check_email(customer.email)
     check_net_terms(customer.net_terms_days)
+    for what, address in [
+        ("address", customer.address),
+        ("billing address", customer.billing_address),
+        ("shipping address", customer.shipping_address),
+    ]:
+        if address is not None:
+            _check_address(what, address)
+
+
+def _check_address(what: str, address: Address) -> None:
+    for name in ADDRESS_FIELDS:
+        if (value := getattr(address, name)) is not None:
+            check_text(f"{what}'s {name}", value, MAX_FIELD_LENGTH)
+    if (problem := address_problem(address)) is not None:
+        raise InvalidInput(f"the {what} {problem}")
 
 
 def _check_timezone(timezone: str) -> None:

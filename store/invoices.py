@@ -51,7 +51,7 @@ class Invoices(Repository):
     """``Catalog``'s invoice methods: issue, record payments, read and list invoices."""
 
     def issue_invoice(
-        self, invoice: InvoiceWorkflowInput, issue_date: datetime, due_date: datetime
+        self, invoice: InvoiceWorkflowInput, issue_date: datetime, due_date: datetime | None
     ) -> InvoiceState:
         """Store an invoice and give it the next number of its issue day, once.
 
@@ -167,7 +167,7 @@ def _next_invoice_number(session: Session, issue_date: datetime) -> str:
 
 
 def _invoice_row(
-    invoice: InvoiceWorkflowInput, issue_date: datetime, due_date: datetime
+    invoice: InvoiceWorkflowInput, issue_date: datetime, due_date: datetime | None
 ) -> dict[str, Any]:
     """The row of a new invoice, without its number.
 
@@ -175,8 +175,9 @@ def _invoice_row(
         InvalidInput: see ``Catalog.issue_invoice``.
     """
     check_aware("issue date", issue_date)
-    check_aware("due date", due_date)
-    if due_date < issue_date:
+    if due_date is not None:
+        check_aware("due date", due_date)
+    if due_date is not None and due_date < issue_date:
         raise InvalidInput(
             f"invoice {invoice.invoice_id} is due ({due_date}) before it is issued ({issue_date}); "
             "give a due date on or after the issue date"

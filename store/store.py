@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from errors import StoreNotReady
 from store import migrate
+from store.documents import Documents
 from store.endpoints import ENDPOINT_ID_PREFIX, Endpoints
 from store.engine import create_engine
 from store.messages import RECOVERABLE, Messages, MessageSummary
@@ -20,7 +21,7 @@ from store.persist import connect
 __all__ = ["ENDPOINT_ID_PREFIX", "RECOVERABLE", "MessageSummary", "Store"]
 
 
-class Store(Endpoints, Messages):
+class Store(Endpoints, Messages, Documents):
     """The database behind billhook; see the module docstring."""
 
     @classmethod

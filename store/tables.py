@@ -221,6 +221,10 @@ class Customer(SQLModel, table=True):
     timezone: str  # IANA name
     currency: str  # ISO 4217 code
     net_terms_days: int | None = None  # overrides the plan version's
+    # models.address.Address as JSON, or NULL (given at creation; migration 0005).
+    address: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
+    billing_address: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
+    shipping_address: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
     created_at: datetime = _utc()
 
 
@@ -256,7 +260,7 @@ class PlanVersion(SQLModel, table=True):
     period: str  # monthly | quarterly | yearly | ISO 8601 duration
     flat_amount: Decimal | None = _money(nullable=True)
     flat_timing: ChargeTiming | None = _enum(ChargeTiming, nullable=True)
-    net_terms_days: int
+    net_terms_days: int | None = None  # None: the organization's, else none (migration 0005)
     created_at: datetime = _utc()
 
 
@@ -320,7 +324,7 @@ class Invoice(SQLModel, table=True):
     amount: Decimal = _money()
     currency: str
     issue_date: datetime = _utc(index=True)
-    due_date: datetime = _utc()
+    due_date: datetime | None = _utc(nullable=True)  # None: no net terms, never past due
     payment_status: PaymentStatus = _enum(PaymentStatus, index=True)
     past_due: bool = False
     external_payment_obj_id: str | None = None
@@ -328,6 +332,15 @@ class Invoice(SQLModel, table=True):
     external_payment_obj_status: str | None = None
     line_items: list[dict[str, Any]] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
     updated_at: datetime = _utc()
+
+
+class InvoicePdf(SQLModel, table=True):
+    """An invoice rendered to PDF, as one of its events showed it (migration 0005)."""
+
+    message_id: str = Field(primary_key=True)  # the invoice.* message rendered
+    invoice_id: str = Field(index=True)
+    pdf: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = _utc()
 
 
 class InvoiceSequence(SQLModel, table=True):

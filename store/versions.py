@@ -50,7 +50,7 @@ class PlanVersionSpec(BaseModel):
     flat_amount: Decimal | None = None  # no flat charge when None
     flat_timing: billing.ChargeTiming = billing.ChargeTiming.IN_ADVANCE
     components: list[ComponentSpec] = Field(default_factory=list)
-    net_terms_days: int = 30
+    net_terms_days: int | None = None  # None: the organization's, else no due date
 
 
 def check_spec(spec: PlanVersionSpec) -> None:

@@ -48,7 +48,7 @@ def billing_setup(
     flat: str | None = "49.99",
     timing: ChargeTiming = ChargeTiming.IN_ARREARS,
     threshold: str | None = None,
-    net_terms_days: int = 30,
+    net_terms_days: int | None = 30,
 ) -> Billing:
     now = datetime.now(UTC)
     catalog = Catalog(store.engine)

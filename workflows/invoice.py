@@ -28,7 +28,8 @@ class InvoiceWorkflow:
     """Id ``invoice-<invoice id>``; completes when the invoice is paid or voided.
 
     ``invoice.created`` on issue (an amount of 0 is paid at once and never emits
-    ``invoice.paid``); ``invoice.past_due`` once, when the due date passes unpaid;
+    ``invoice.paid``); ``invoice.past_due`` once, when the due date passes unpaid (an invoice
+    without net terms has no due date and never goes past due);
     ``invoice.paid`` when paid, before or after it went past due.
     """
 
@@ -63,7 +64,7 @@ class InvoiceWorkflow:
             ]
         )
         issued = workflow.now()
-        due = issued + timedelta(days=input.net_terms_days)
+        due = input.due_date(issued)
         self.state = await store_call(
             BillingActivities.issue_invoice,
             IssueInvoiceInput(invoice=input, issue_date=issued, due_date=due),
@@ -121,7 +122,11 @@ class InvoiceWorkflow:
         return self._issued().payment_status is not PaymentStatus.UNPAID
 
     async def _settled_before_due(self) -> bool:
-        remaining = self._issued().due_date - workflow.now()
+        due = self._issued().due_date
+        if due is None:  # no net terms: never past due (issue 12); waits for payment only
+            await workflow.wait_condition(self._settled)
+            return True
+        remaining = due - workflow.now()
         if self._settled() or remaining <= timedelta(0):
             return self._settled()
         try:

@@ -44,6 +44,7 @@ from workflows.versions import (
     ONE_STEP,
     batched,
     cancel_after_start,
+    cancelled_when_ended,
     close_issues_invoice,
     one_step,
     store_call,
@@ -138,9 +139,10 @@ class SubscriptionWorkflow:
         if not self._one_step():
             await self._invoice(lines)
             return await self._finish()
+        events = self._cancelled_at_end()
         self.sub.status = SubscriptionStatus.ENDED
         self._show_attributes()
-        await self._step(self.sub.record(), lines=lines)
+        await self._step(self.sub.record(), lines=lines, events=events)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.sub.record()
 
@@ -251,12 +253,25 @@ class SubscriptionWorkflow:
         payload = _payload(self.sub, is_new=False)
         self._show_attributes()
         if self._one_step():
+            if cancelled_when_ended():
+                await self._step(self.sub.record())  # announced as it ends (``_cancelled_at_end``)
+                return self.state()
             cancelled = self._event(EventType.SUBSCRIPTION_CANCELLED, self.sub_id, payload)
             await self._step(self.sub.record(), events=[cancelled])
             return self.state()
         await self._record()
         await emit(EventType.SUBSCRIPTION_CANCELLED, self.sub_id, payload, self._search())
         return self.state()
+
+    def _cancelled_at_end(self) -> list[Event]:
+        """``subscription.cancelled`` as a cancelled subscription ends, with its final invoice
+        (0.5, as Lotus): its last period, its real ``is_new``, ``fully_billed``."""
+        sub = self.sub
+        cancelled = sub.cancelled_now or sub.status is SubscriptionStatus.CANCELLED
+        if not (cancelled and cancelled_when_ended()):
+            return []
+        payload = _payload(sub, is_new=sub.sequence == 0, fully_billed=True)
+        return [self._event(EventType.SUBSCRIPTION_CANCELLED, self.sub_id, payload)]
 
     @cancel.validator
     def _validate_cancel(self, input: CancelInput) -> None:
@@ -361,7 +376,6 @@ class SubscriptionWorkflow:
             metric=component.metric,
             usage=usage,
             time_triggered=workflow.now(),
-            customer=self.sub.customer,
         )
         key = f"{alert.alert_id}:{self.sub_id}:{self.sub.period_start.isoformat()}"
         await emit(EventType.USAGE_ALERT_TRIGGERED, key, payload, self._search())
@@ -388,7 +402,9 @@ class SubscriptionWorkflow:
         self.sub.recorded = True
 
 
-def _payload(sub: SubscriptionWorkflowState, *, is_new: bool) -> dict[str, Any]:
+def _payload(
+    sub: SubscriptionWorkflowState, *, is_new: bool, fully_billed: bool = False
+) -> dict[str, Any]:
     """The subscription's payload for the period ``sub`` is in."""
     return subscription_payload(
         subscription_id=sub.subscription_id,
@@ -398,4 +414,5 @@ def _payload(sub: SubscriptionWorkflowState, *, is_new: bool) -> dict[str, Any]:
         end=sub.period_end,
         auto_renew=sub.auto_renew,
         is_new=is_new,
+        fully_billed=fully_billed,
     )

@@ -17,6 +17,11 @@ billhook 0.4 makes each step of a subscription (start, renewal, cancellation, en
 activity (``ONE_STEP``): the record, the invoice and the events in one call, the next period
 recorded and announced by the run that closes the previous one, and invoices started already
 issued. A run that reached a step before 0.4 replays it the 0.3 way.
+
+billhook 0.5 sends ``subscription.cancelled`` when a cancelled subscription ends, as Lotus did
+(``CANCELLED_WHEN_ENDED``): a cancellation (now or at the period's end) is recorded at once and
+announced by the step that ends the subscription, with its final invoice (``fully_billed``) and
+its real ``is_new``. A run cancelled before 0.5 announced it at the cancellation, and replays so.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ CLOSE_ISSUES_INVOICE = "billhook-0.3-close-issues-invoice"
 ONE_STEP = "billhook-0.4-one-step"
 #: A cancellation that arrives before the start is recorded waits for it (0.4).
 CANCEL_AFTER_START = "billhook-0.4-cancel-after-start"
+#: ``subscription.cancelled`` is sent by the step that ends the subscription (0.5).
+CANCELLED_WHEN_ENDED = "billhook-0.5-cancelled-when-ended"
 
 R = TypeVar("R")
 
@@ -67,6 +74,14 @@ def cancel_after_start() -> bool:
     """Whether a cancellation waits for the start's step (0.4). Asked only while the start is
     not recorded, so a run that never meets that case records no marker for it."""
     return workflow.patched(CANCEL_AFTER_START)
+
+
+def cancelled_when_ended() -> bool:
+    """Whether ``subscription.cancelled`` waits for the subscription's end (0.5), not sent at
+    the cancellation. Asked on the 0.4 paths only, first by the cancellation (a run that
+    replays a 0.4 cancellation answers False, and its end too) and again as a cancelled
+    subscription ends."""
+    return workflow.patched(CANCELLED_WHEN_ENDED)
 
 
 async def store_call(activity: Callable[..., R], arg: Any, *, since_0_2: bool = False) -> R:

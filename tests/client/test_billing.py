@@ -11,6 +11,7 @@ from client import BillhookClient
 from client.ids import invoice_workflow_id
 from client.inputs import AlertInput, MetricInput, SubscriptionInput
 from errors import Conflict, InvalidInput, NotFound
+from models.address import Address
 from models.billing import (
     CancelInput,
     ChargeTiming,
@@ -34,11 +35,15 @@ def one_line(error: pytest.ExceptionInfo[Exception]) -> str:
 
 async def test_customer_plan_subscription_usage_and_payment(billhook: BillhookClient) -> None:
     customer_id = f"acme-{uuid.uuid4().hex[:6]}"
+    billing = Address(line1="PO Box 7", city="Albany", state="NY", country="US")
     created = await billhook.customers.create(
-        CustomerSnapshot(customer_id=customer_id, name="Acme Corp", timezone=NEW_YORK)
+        CustomerSnapshot(
+            customer_id=customer_id, name="Acme Corp", timezone=NEW_YORK, billing_address=billing
+        )
     )
     assert created.message_id.startswith("msg_") and created.customer.name == "Acme Corp"
-    assert (await billhook.customers.get(customer_id)).timezone == NEW_YORK
+    stored = await billhook.customers.get(customer_id)
+    assert (stored.timezone, stored.billing_address, stored.address) == (NEW_YORK, billing, None)
     with pytest.raises(Conflict) as taken:
         await billhook.customers.create(CustomerSnapshot(customer_id=customer_id))
     assert one_line(taken).startswith(f"customer {customer_id} exists already")
@@ -103,7 +108,7 @@ async def test_customer_plan_subscription_usage_and_payment(billhook: BillhookCl
     )
     shown = await billhook.invoices.show(invoice.invoice_id)
     assert shown.invoice.external_payment_obj_id == "pi_123"
-    assert [line.name for line in shown.lines] == ["Pro flat fee"]
+    assert [line.name for line in shown.lines] == ["Pro Flat Fee"]
 
     cancelled = await billhook.subscriptions.cancel(sub_id, CancelInput())
     assert cancelled.state.status is SubscriptionStatus.ENDED
@@ -123,6 +128,12 @@ async def test_refusals_come_before_any_workflow(billhook: BillhookClient) -> No
     with pytest.raises(InvalidInput) as bad_zone:
         await billhook.customers.create(CustomerSnapshot(customer_id="c1", timezone="Mars/Base"))
     assert "unknown timezone" in one_line(bad_zone)
+    with pytest.raises(InvalidInput) as bad_address:
+        nowhere = Address(line1="1 Main St", country="US")
+        await billhook.customers.create(CustomerSnapshot(customer_id="c1", address=nowhere))
+    assert one_line(bad_address) == (
+        "the address has no city (it needs at least line1, city, country)"
+    )
     with pytest.raises(NotFound) as no_customer:
         await billhook.subscriptions.create(SubscriptionInput(customer_id="nobody", plan_id="p"))
     assert "no customer nobody" in one_line(no_customer)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from models.address import Address
 from models.billing import (
     Aggregation,
     AlertSnapshot,
@@ -18,13 +19,14 @@ from models.billing import (
     FlatCharge,
     InvoiceState,
     InvoiceWorkflowInput,
-    LineItemData,
     MetricSnapshot,
     PaymentStatus,
     PlanVersionSnapshot,
     UsageComponent,
 )
 from models.events import EventType, envelope_body
+from models.invoicing import period_end_lines
+from models.organization import Organization
 from models.payloads import (
     customer_payload,
     invoice_payload,
@@ -46,7 +48,12 @@ CUSTOMER = CustomerSnapshot(
     email="billing@acme.example",
     timezone="America/New_York",
     currency="USD",
-)
+    address=Address(
+        line1="350 Fifth Avenue", line2="Suite 300", city="New York", state="NY",
+        postal_code="10118", country="US",
+    ),
+    shipping_address=Address(line1="1 Dock Rd", city="Newark", state="NJ", country="US"),
+)  # fmt: skip
 API_CALLS = MetricSnapshot(
     metric_id="metric_0a1b2c3d4e5f40718293a4b5c6d7e8f9",
     name="API calls",
@@ -72,33 +79,30 @@ PLAN = PlanVersionSnapshot(
 USAGE = Decimal("1234.5")
 PERIOD_0 = period_bounds(ANCHOR, PLAN.period, 0)
 PERIOD_1 = period_bounds(ANCHOR, PLAN.period, 1)
+#: The organization that bills, as the worker's settings give it (lines in UTC, the default).
+ORGANIZATION = Organization(
+    name="Example Billing Co.",
+    address=Address(
+        line1="100 Broadway", city="New York", state="NY", postal_code="10005", country="US"
+    ),
+    phone="+1 212 555 0100",
+    email="invoices@billing.example",
+    pdf_base_url="https://billing.example.com",
+)
 #: The invoice closing period 0, issued as period 1 starts (workflow time is UTC).
 ISSUED_AT = datetime(2024, 2, 29, 5, 0, tzinfo=UTC)
 DUE_AT = ISSUED_AT + timedelta(days=30)  # net 30, counted in absolute time as workflows do
+#: The invoice closing period 0, computed by the code a renewal runs: period 0's API calls in
+#: arrears (12.345: rounds half up to 12.35) and period 1's flat fee in advance.
 INVOICE = InvoiceWorkflowInput(
     invoice_id=INVOICE_ID,
     subscription_id=SUBSCRIPTION_ID,
     customer=CUSTOMER,
     plan=PLAN,
-    line_items=[
-        LineItemData(
-            name="API calls",
-            start=PERIOD_0[0],
-            end=PERIOD_0[1],
-            quantity=USAGE,
-            billing_type="in_arrears",
-            base=USAGE * PLAN.components[0].unit_price,  # 12.345: rounds half up to 12.35
-            metric_id=API_CALLS.metric_id,
-        ),
-        LineItemData(
-            name="Pro flat fee",
-            start=PERIOD_1[0],
-            end=PERIOD_1[1],
-            quantity=None,
-            billing_type="in_advance",
-            base=Decimal("49.99"),
-        ),
-    ],
+    line_items=period_end_lines(
+        PLAN, {API_CALLS.metric_id: USAGE}, PERIOD_0[:2], (PLAN, PERIOD_1[:2])
+    ),
+    organization=ORGANIZATION,
 )
 PAYMENT = {
     "external_payment_obj_id": "ch_3OqZ2a2eZvKYlo2C1",
@@ -134,6 +138,7 @@ def subscription(period: tuple[datetime, datetime, datetime], **flags: bool) -> 
         end=end,
         auto_renew=flags.get("auto_renew", True),
         is_new=flags["is_new"],
+        fully_billed=flags.get("fully_billed", False),
     )
 
 
@@ -146,7 +151,6 @@ def usage_alert() -> dict[str, Any]:
         metric=API_CALLS,
         usage=USAGE,
         time_triggered=TRIGGERED_AT,
-        customer=CUSTOMER,
     )
 
 
@@ -159,8 +163,8 @@ def payload(event_type: EventType) -> dict[str, Any]:
             return subscription(PERIOD_0, is_new=True)
         case EventType.SUBSCRIPTION_RENEWED:
             return subscription(PERIOD_1, is_new=False)
-        case EventType.SUBSCRIPTION_CANCELLED:  # cancelled at the end of period 1
-            return subscription(PERIOD_1, is_new=False, auto_renew=False)
+        case EventType.SUBSCRIPTION_CANCELLED:  # ended at the end of period 1, fully billed
+            return subscription(PERIOD_1, is_new=False, auto_renew=False, fully_billed=True)
         case EventType.INVOICE_CREATED:
             return invoice_payload(INVOICE, invoice_state(PaymentStatus.UNPAID))
         case EventType.INVOICE_PAID:

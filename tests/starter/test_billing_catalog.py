@@ -56,8 +56,10 @@ def test_plan_versions_show_components_and_alerts(cli: Cli) -> None:
     assert f"plan {plan_id} (Pro): 2 version(s)" in shown
     assert shown.index("version      1") < shown.index("version      2")
     assert "period       quarterly" in shown and "flat charge  59.00 USD, in_advance" in shown
+    assert re.search(r"^net terms +14 days$", shown, re.M)  # version 1's
     listing = cli.ok("plan", "list")
-    assert re.search(rf"^{plan_id}\s+Pro\s+2\s+monthly\s+59.00 USD\s+-\s+30 days$", listing, re.M)
+    # Version 2 was given no --net-terms: it has none.
+    assert re.search(rf"^{plan_id}\s+Pro\s+2\s+monthly\s+59.00 USD\s+-\s+-$", listing, re.M)
 
 
 def test_alerts_on_a_version_and_on_the_newest(cli: Cli) -> None:

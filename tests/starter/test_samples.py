@@ -99,7 +99,8 @@ def check_line_item(item: dict[str, Any]) -> None:
     assert item["billing_type"] in {"in_advance", "in_arrears", "intermediate", "one_time"}
     check_plan(item["plan"])
     assert item["subtotal"] == item["base"] == item["amount"]
-    assert all(isinstance(item[key], float) for key in ("quantity", "base", "amount"))
+    assert all(isinstance(item[key], float) for key in ("base", "amount"))
+    assert isinstance(item["quantity"], float) or item["quantity"] is None  # a flat fee: null
 
 
 def check_customer(payload: dict[str, Any]) -> None:
@@ -159,7 +160,7 @@ def test_types_specific_values() -> None:
     cancelled = sample_payload(EventType.SUBSCRIPTION_CANCELLED)
     assert created["is_new"] and not renewed["is_new"]
     assert renewed["start_date"] > created["end_date"]
-    assert not cancelled["auto_renew"]
+    assert not cancelled["auto_renew"] and cancelled["fully_billed"]
     assert sample_payload(EventType.INVOICE_CREATED)["payment_status"] == "unpaid"
     assert sample_payload(EventType.INVOICE_PAID)["payment_status"] == "paid"
     assert sample_payload(EventType.INVOICE_PAST_DUE)["payment_status"] == "unpaid"

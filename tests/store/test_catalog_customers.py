@@ -7,11 +7,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from store_testing import T0
 
 from errors import Conflict, InvalidInput, NotFound
+from models.address import Address
 from models.billing import CustomerSnapshot
+from store import Store, migrate
 from store.catalog import Catalog
+from store.tables import UTCDateTime
 
 ACME = CustomerSnapshot(
     customer_id="acme-42",
@@ -20,7 +25,13 @@ ACME = CustomerSnapshot(
     timezone="Europe/Paris",
     currency="EUR",
     net_terms_days=15,
-)
+    address=Address(
+        line1="8 rue de la Paix", line2="3e étage", city="Paris", postal_code="75002",
+        state=None, country="FR",
+    ),
+    billing_address=Address(line1="BP 12", city="Lyon", country="FR"),
+    shipping_address=Address(line1="Quai 4", city="Le Havre", postal_code="76600", country="FR"),
+)  # fmt: skip
 
 
 def test_create_then_get_returns_every_field(catalog: Catalog) -> None:
@@ -39,6 +50,9 @@ def test_defaults_round_trip(catalog: Catalog) -> None:
         timezone="UTC",
         currency="USD",
         net_terms_days=None,
+        address=None,
+        billing_address=None,
+        shipping_address=None,
     )
 
 
@@ -89,6 +103,22 @@ def test_customer_id_of_100_characters_is_accepted(catalog: Catalog) -> None:
         ({"email": "billing.acme.example"}, "email 'billing.acme.example' has no @; give an"),
         ({"email": ""}, "email '' has no @"),
         ({"net_terms_days": -1}, "net terms of -1 days are negative; give 0 days or more"),
+        (
+            {"address": Address(line1="8 rue de la Paix", country="FR")},
+            "the address has no city (it needs at least line1, city, country)",
+        ),
+        (
+            {"billing_address": Address(line1="BP 12", city="Lyon", country="fr")},
+            "the billing address country 'fr' is not a two-letter ISO 3166 code",
+        ),
+        (
+            {"shipping_address": Address(line1="Quai\u202e4", city="Le Havre", country="FR")},
+            "the shipping address's line1 contains the control or bidirectional character U+202E",
+        ),
+        (
+            {"address": Address(line1="x" * 201, city="Paris", country="FR")},
+            "the address's line1 is 201 characters long; give at most 200",
+        ),
     ],
 )
 def test_bad_input_is_refused_and_writes_nothing(
@@ -103,3 +133,32 @@ def test_bad_input_is_refused_and_writes_nothing(
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
     assert set(catalog_rows().values()) == {0}
+
+
+def test_0005_keeps_existing_customers_without_addresses_and_downgrades(
+    empty_store: Store,
+) -> None:
+    customers = sa.table(
+        "customer",
+        sa.column("id"),
+        sa.column("timezone"),
+        sa.column("currency"),
+        sa.column("created_at", UTCDateTime()),
+    )
+    with empty_store.engine.connect() as connection, connection.begin():
+        command.upgrade(migrate.alembic_config(connection), "0003")
+    with empty_store.engine.begin() as connection:
+        row = {"id": "old", "timezone": "UTC", "currency": "USD", "created_at": T0}
+        connection.execute(sa.insert(customers).values(row))
+
+    empty_store.upgrade()
+    catalog = Catalog(empty_store.engine)
+    catalog.create_customer(ACME.model_copy(update={"customer_id": "new"}), T0)
+
+    old = catalog.get_customer("old")
+    assert (old.address, old.billing_address, old.shipping_address) == (None, None, None)
+    assert catalog.get_customer("new").billing_address == ACME.billing_address
+    with empty_store.engine.connect() as connection, connection.begin():
+        command.downgrade(migrate.alembic_config(connection), "0003")
+    columns = {c["name"] for c in sa.inspect(empty_store.engine).get_columns("customer")}
+    assert not columns & {"address", "billing_address", "shipping_address"}

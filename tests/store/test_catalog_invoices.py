@@ -83,6 +83,15 @@ def test_issue_stores_the_invoice_and_its_lines(catalog: Catalog) -> None:
     assert catalog.invoice_lines("invoice_1") == lines
 
 
+def test_an_invoice_without_net_terms_is_stored_without_a_due_date(catalog: Catalog) -> None:
+    issued = catalog.issue_invoice(_invoice(), T0, None)
+
+    assert (issued.due_date, issued.payment_status) == (None, PaymentStatus.UNPAID)
+    assert catalog.get_invoice("invoice_1").due_date is None
+    [listed] = catalog.list_invoices(customer_id="acme")
+    assert listed.due_date is None
+
+
 def test_amounts_round_trip_exactly(catalog: Catalog) -> None:
     # 20 significant digits: more than a float (or SQLite's NUMERIC) keeps.
     issued = _issue(catalog, _invoice("invoice_big", "12345678901234.567891"))

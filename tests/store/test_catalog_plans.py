@@ -142,7 +142,8 @@ def test_plan_without_flat_charge_or_components(catalog: Catalog) -> None:
     stored = catalog.get_version(created.version_id)
     assert stored.flat_charge is None
     assert stored.components == []
-    assert (stored.currency, stored.period, stored.net_terms_days) == ("USD", "PT1M", 30)
+    # No net terms: the organization's apply, else its invoices have no due date.
+    assert (stored.currency, stored.period, stored.net_terms_days) == ("USD", "PT1M", None)
 
 
 def test_components_can_be_given_as_tuples(catalog: Catalog) -> None:

@@ -18,7 +18,7 @@ from store_testing import CATALOG_TABLES, foreign_keys
 from errors import StoreNotReady
 from store import Store
 
-TABLES = {"endpoint", "endpointsecret", "message", "delivery", "attempt"}
+TABLES = {"endpoint", "endpointsecret", "message", "delivery", "attempt", "invoicepdf"}
 #: The REST API's (0004).
 API_TABLES = {"apikey", "stripeevent", "usagerecord"}
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ def test_check_ready_before_upgrade_says_to_migrate(empty_store: Store) -> None:
     with pytest.raises(StoreNotReady) as raised:
         empty_store.check_ready()
     assert str(raised.value) == (
-        "the store is not migrated (at no revision, head is 0004); run: billhook db upgrade"
+        "the store is not migrated (at no revision, head is 0005); run: billhook db upgrade"
     )
 
 
@@ -40,7 +40,7 @@ def test_upgrade_creates_the_tables_and_check_ready_passes(empty_store: Store) -
         TABLES | CATALOG_TABLES | API_TABLES | {"alembic_version"}
     )
     with empty_store.engine.connect() as connection:
-        assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0004"
+        assert connection.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0005"
 
 
 def test_upgrade_twice_is_harmless(empty_store: Store) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 from client.ids import invoice_workflow_id
 from config import Settings
 from models.billing import (
+    CancelInput,
+    ChargeTiming,
     InvoiceState,
     InvoiceWorkflowInput,
     LineItemData,
@@ -22,8 +24,9 @@ from models.billing import (
 from models.events import EventType, message_id
 from store import Store
 from tests.conftest import RunWorker, record_history
-from tests.lifecycle import Billing, billing_setup, local, messages, settled
+from tests.lifecycle import Billing, billing_setup, local, messages, settled, subscribe
 from workflows.invoice import InvoiceWorkflow
+from workflows.subscription import SubscriptionWorkflow
 
 
 async def issue(
@@ -116,3 +119,54 @@ async def test_voiding_ends_the_invoice_without_an_event(
     assert final.payment_status is PaymentStatus.VOIDED
     assert [m.event_type for m in store.list_messages(limit=10)] == ["invoice.created"]
     assert billing.catalog.get_invoice(final.invoice_id).payment_status is PaymentStatus.VOIDED
+
+
+async def first_invoice_without_plan_terms(
+    env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
+) -> tuple[Billing, dict[str, object], InvoiceState | None]:
+    """A subscription on a plan without net terms, cancelled at its period's end, 40 days on:
+    its in-advance invoice's ``invoice.created`` and its state then (None: finished)."""
+    billing = billing_setup(store, net_terms_days=None, timing=ChargeTiming.IN_ADVANCE)
+    async with run_worker(env.client, settings):
+        handle = await subscribe(env.client, settings.task_queue, billing, local(2028, 1, 1))
+        await handle.execute_update(SubscriptionWorkflow.cancel, CancelInput(at_period_end=True))
+        await settled(store, "invoice.created", 1)
+        [created] = messages(store, "invoice.created")
+        await env.sleep(timedelta(days=40))
+        invoice = env.client.get_workflow_handle_for(
+            InvoiceWorkflow.run, invoice_workflow_id(str(created["invoice_id"]))
+        )
+        state = await invoice.query(InvoiceWorkflow.details)
+        await invoice.execute_update(InvoiceWorkflow.pay, PayInput())
+        await settled(store, "invoice.paid", 1)
+    return billing, created, state
+
+
+async def test_no_net_terms_anywhere_means_no_due_date_and_never_past_due(
+    ts_env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
+) -> None:
+    billing, created, state = await first_invoice_without_plan_terms(
+        ts_env, store, settings, run_worker
+    )
+
+    assert (created["amount"], created["due_date"]) == (49.99, None)
+    assert state is not None and state.due_date is None and not state.past_due
+    assert messages(store, "invoice.past_due") == []
+    [paid] = messages(store, "invoice.paid")
+    assert paid["due_date"] is None
+    stored = billing.catalog.get_invoice(str(created["invoice_id"]))
+    assert (stored.due_date, stored.payment_status) == (None, PaymentStatus.PAID)
+
+
+async def test_the_organizations_net_terms_apply_when_the_plan_has_none(
+    ts_env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
+) -> None:
+    net_7 = settings.model_copy(update={"organization_net_terms": 7})
+
+    _, created, state = await first_invoice_without_plan_terms(ts_env, store, net_7, run_worker)
+
+    issued = datetime.fromisoformat(str(created["issue_date"]))
+    due = datetime.fromisoformat(str(created["due_date"]))
+    assert due - issued == timedelta(days=7)
+    assert state is not None and state.past_due
+    assert len(messages(store, "invoice.past_due")) == 1

@@ -19,7 +19,9 @@ def test_histories_are_recorded() -> None:
         # 0.4: each step of a subscription one local activity; a renewal records and announces
         # the next period, issues the ended one's invoice, then continues as new.
         "subscription-renewal-in-one-step",
+        # 0.5: subscription.cancelled sent by the step that ends a cancelled subscription.
         "subscription-final-period",
+        "subscription-cancelled-now",
         "invoice-issued-by-its-step-then-paid",
         "invoice-past-due-then-paid",
         "dispatch-first-attempt-then-retries",
@@ -36,6 +38,7 @@ def test_histories_are_recorded() -> None:
         # records and announces itself.
         "v0.3-subscription-closing-run-issues-invoice",
         "v0.3-subscription-final-period",
+        "v0.3-invoice-past-due-then-paid",
     }
     assert current | legacy <= RECORDED.keys()
 

@@ -95,7 +95,7 @@ async def test_a_monthly_subscription_from_january_31_runs_twelve_periods(
     first_lines = billing.catalog.invoice_lines(invoices[0].invoice_id)
     assert sorted((line.name, line.base) for line in first_lines) == [
         ("API calls", Decimal("0.5")),
-        ("Pro flat fee", Decimal("49.99")),
+        ("Pro Flat Fee", Decimal("49.99")),
     ]
     assert [i.issue_date for i in invoices] == pytest.approx(
         [s.astimezone(invoices[0].issue_date.tzinfo) for s in starts[1:]],
@@ -105,7 +105,8 @@ async def test_a_monthly_subscription_from_january_31_runs_twelve_periods(
     assert len(created_invoices) == 12
     assert created_invoices[0]["amount"] == 50.49
     assert created_invoices[0]["start_date"] == f"{year}-01-31"
-    assert created_invoices[0]["end_date"] == f"{year}-02-28"
+    # UTC days: the period ends Feb 28 at 23:59:59 in New York, Feb 29 in UTC.
+    assert created_invoices[0]["end_date"] == f"{year}-02-29"
     # The issued invoice's workflow is found in the Web UI as its subscription's, and went
     # past due a month after it was issued, eleven months ago.
     assert (searchable.get(INVOICE_ID), searchable.get(BILLING_STATUS)) == (
@@ -204,7 +205,7 @@ async def test_cancel_now_issues_the_final_invoice_for_usage_so_far(
     assert messages(store, "subscription.renewed") == []
 
 
-async def test_cancel_at_period_end_sends_cancelled_then_ends_without_renewing(
+async def test_cancel_at_period_end_sends_cancelled_as_it_ends_without_renewing(
     ts_env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
 ) -> None:
     billing = billing_setup(store)
@@ -222,10 +223,54 @@ async def test_cancel_at_period_end_sends_cancelled_then_ends_without_renewing(
         False,
         f"{start.year}-02-28T23:59:59.999999-05:00",
     )
+    # Sent as it ended, with its final invoice: first period, fully billed.
+    assert (event["is_new"], event["fully_billed"]) == (True, True)
+    [message] = store.list_messages(event_type="subscription.cancelled")
+    [invoice_message] = store.list_messages(event_type="invoice.created")
+    assert message.created_at == invoice_message.created_at > start + timedelta(days=28)
     assert final.status is SubscriptionStatus.ENDED and final.sequence == 0
     [invoice] = billing.catalog.list_invoices(subscription_id=final.subscription_id)
     assert invoice.amount == Decimal("49.99")
     assert messages(store, "subscription.renewed") == []
+
+
+async def test_invoices_carry_the_organizations_timezone_and_seller(
+    ts_env: WorkflowEnvironment, store: Store, settings: Settings, run_worker: RunWorker
+) -> None:
+    billing = billing_setup(store)
+    tokyo = settings.model_copy(
+        update={
+            "organization_timezone": "Asia/Tokyo",
+            "organization_name": "Example Billing",
+            "invoice_pdf_base_url": "https://billing.example.com",
+        }
+    )
+    async with run_worker(ts_env.client, tokyo):
+        start = await next_leap_january_31(ts_env)  # midnight in New York
+        handle = await subscribe(ts_env.client, tokyo.task_queue, billing, start)
+        await handle.execute_update(SubscriptionWorkflow.cancel, CancelInput(at_period_end=True))
+        await handle.result()
+        await settled(store, "invoice.created", 1)
+    [invoice] = messages(store, "invoice.created")
+    year = start.year
+    lines = {(x["name"], x["start_date"], x["end_date"]) for x in invoice["line_items"]}
+    assert (
+        "Pro Flat Fee",
+        f"{year}-01-31T14:00:00+09:00",
+        f"{year}-02-29T13:59:59.999999+09:00",
+    ) in lines
+    # The invoice's days are UTC's; its issue date is still the customer's (New York).
+    assert (invoice["start_date"], invoice["end_date"]) == (f"{year}-01-31", f"{year}-02-29")
+    assert invoice["issue_date"].endswith("-05:00")
+    pdf = f"https://billing.example.com/invoices/{invoice['invoice_id']}.pdf"
+    assert invoice["invoice_pdf"] == pdf
+    # The seller is the worker's organization.
+    assert invoice["seller"] == {
+        "name": "Example Billing",
+        "address": None,
+        "phone": None,
+        "email": None,
+    }
 
 
 async def test_refused_requests_say_why_and_change_nothing(

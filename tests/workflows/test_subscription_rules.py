@@ -44,6 +44,7 @@ from models.billing import (
 )
 from models.delivery import Event, PublishInput
 from models.events import EventType, business_key
+from models.periods import zone
 from tests.conftest import record_history
 from tests.lifecycle import NEW_YORK, monthly_starts, next_leap_january_31, now_in_new_york
 from workflows.subscription import SubscriptionWorkflow
@@ -52,6 +53,7 @@ METRIC = MetricSnapshot(
     metric_id="metric_api", name="API calls", event_name="api_call", aggregation=Aggregation.COUNT
 )
 CUSTOMER = CustomerSnapshot(customer_id="cust_rules", name="Acme Corp", timezone=NEW_YORK)
+NEW_YORK_ZONE = zone(NEW_YORK)
 
 
 def plan(version: int = 1, *, period: str = "monthly", flat: str = "49.99") -> PlanVersionSnapshot:
@@ -187,9 +189,9 @@ async def test_the_run_that_closes_a_period_issues_its_invoice(ts_env: WorkflowE
         [(line.name, line.base, line.start) for line in i.line_items] for _, i in calls.invoices
     ]
     assert lines == [
-        [("API calls", Decimal("0.50"), starts[0]), ("Pro flat fee", Decimal("49.99"), starts[0])],
-        [("API calls", Decimal(0), starts[1]), ("Pro flat fee", Decimal("59.99"), starts[1])],
-        [("API calls", Decimal(0), starts[2]), ("Pro flat fee", Decimal("59.99"), starts[2])],
+        [("API calls", Decimal("0.50"), starts[0]), ("Pro Flat Fee", Decimal("49.99"), starts[0])],
+        [("API calls", Decimal(0), starts[1]), ("Pro Flat Fee", Decimal("59.99"), starts[1])],
+        [("API calls", Decimal(0), starts[2]), ("Pro Flat Fee", Decimal("59.99"), starts[2])],
     ]
     sub = final.subscription_id
     assert calls.keys(EventType.SUBSCRIPTION_CREATED) == [f"subscription.created:{sub}"]
@@ -262,6 +264,7 @@ async def test_cancel_now_bills_usage_so_far_and_ends_the_period_at_once(
         await advance_to(ts_env, start + timedelta(days=2))
         cancelled = await handle.execute_update(SubscriptionWorkflow.cancel, CancelInput())
         final = await handle.result()
+        await record_history(handle, "subscription-cancelled-now")
     assert (cancelled.status, cancelled.auto_renew, cancelled.cancelled_now) == (
         SubscriptionStatus.ENDED,
         False,
@@ -276,9 +279,19 @@ async def test_cancel_now_bills_usage_so_far_and_ends_the_period_at_once(
         ("API calls", Decimal("2.00"), final.period_end)
     ]
     assert calls.keys(EventType.SUBSCRIPTION_RENEWED) == []
-    assert calls.keys(EventType.SUBSCRIPTION_CANCELLED) == [
-        f"subscription.cancelled:{final.subscription_id}"
-    ]
+    # Announced by the step that ends it, with its final invoice (as Lotus): not before.
+    cancel_step, end_step = (step for _, step in calls.steps[1:])
+    assert (cancel_step.events, cancel_step.invoice) == ([], None)
+    [event] = end_step.events
+    assert event.business_key == f"subscription.cancelled:{final.subscription_id}"
+    assert end_step.invoice is not None and end_step.invoice.invoice_id == invoice.invoice_id
+    payload = event.payload
+    assert (payload["is_new"], payload["fully_billed"], payload["auto_renew"]) == (
+        True,  # cancelled in its first period
+        True,
+        False,
+    )
+    assert payload["end_date"] == final.period_end.astimezone(NEW_YORK_ZONE).isoformat()
 
 
 async def test_cancel_at_period_end_bills_the_whole_period_and_does_not_renew(
@@ -294,14 +307,29 @@ async def test_cancel_at_period_end_bills_the_whole_period_and_does_not_renew(
             SubscriptionStatus.CANCELLED,
             starts[1] - timedelta(microseconds=1),
         )
+        await handle.execute_update(SubscriptionWorkflow.record_usage, usage(150, "after"))
         final = await handle.result()
     assert (final.status, final.sequence) == (SubscriptionStatus.ENDED, 0)
     [(run, invoice)] = calls.invoices
     assert await period_of(ts_env, handle.id, run) == 0 and invoice.plan.version == 1
-    assert invoice.amount == Decimal("49.99")
+    assert invoice.amount == Decimal("50.49")  # the flat fee and 50 calls beyond the free 100
     assert [s.status for _, s in calls.records] == [
         SubscriptionStatus.ACTIVE,
         SubscriptionStatus.CANCELLED,
         SubscriptionStatus.ENDED,
     ]
+    assert [s.auto_renew for _, s in calls.records] == [True, False, False]
     assert calls.keys(EventType.SUBSCRIPTION_RENEWED) == []
+    # Nothing announced at the cancellation: usage after it still fires the alert, and its
+    # subscription shows it will not renew. subscription.cancelled comes as the period ends,
+    # with the final invoice, its end date the period's.
+    _, cancel_step, end_step = (step for _, step in calls.steps)
+    assert cancel_step.events == []
+    [alert] = [e for e in calls.events if e.event_type is EventType.USAGE_ALERT_TRIGGERED]
+    assert alert.payload["subscription"]["auto_renew"] is False
+    [event] = end_step.events
+    assert event.event_type is EventType.SUBSCRIPTION_CANCELLED
+    assert starts[1] <= end_step.at < starts[1] + timedelta(seconds=1)  # at the period's end
+    assert end_step.invoice == invoice
+    assert (event.payload["is_new"], event.payload["fully_billed"]) == (True, True)
+    assert event.payload["end_date"] == (starts[1] - timedelta(microseconds=1)).isoformat()

@@ -228,14 +228,16 @@ class Settings(BaseSettings):
 
     def organization(self) -> Organization:
         """The organization as invoices issued now show it."""
-        return Organization(
-            timezone=self.organization_timezone,
-            name=self.organization_name,
-            address=self.organization_address,
-            phone=self.organization_phone,
-            email=self.organization_email,
-            net_terms_days=self.organization_net_terms,
-            pdf_base_url=self.invoice_pdf_base_url,
+        return Organization.model_validate(
+            {
+                "timezone": self.organization_timezone,
+                "name": self.organization_name,
+                "address": self.organization_address,
+                "phone": self.organization_phone,
+                "email": self.organization_email,
+                "net_terms_days": self.organization_net_terms,
+                "pdf_base_url": self.invoice_pdf_base_url,
+            }
         )
 
     def temporal_explicit(self) -> frozenset[str]:

@@ -108,9 +108,7 @@ class DeliveryActivities:
         settings: Settings,
         metrics: DeliveryMetrics | None = None,
     ) -> None:
-        self.http = http
-        self.store = store
-        self.settings = settings
+        self.http, self.store, self.settings = http, store, settings
         self.metrics = metrics or DeliveryMetrics()
         # Per endpoint, across every batch and retry this worker runs at once.
         self._limits: dict[str, asyncio.Semaphore] = {}

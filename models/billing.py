@@ -146,7 +146,11 @@ class LineItemData(BaseModel):
 
 
 class InvoiceWorkflowInput(BaseModel):
-    """An invoice to issue: its lines are fixed, its number is assigned by the store."""
+    """An invoice to issue: its lines are fixed, its number is assigned by the store.
+
+    The input of ``workflows.invoice.InvoiceWorkflow``, which follows the invoice until it is paid
+    or voided.
+    """
 
     invoice_id: str  # invoice_<hex>
     subscription_id: str

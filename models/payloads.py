@@ -48,12 +48,7 @@ from models.shapes import (
 
 
 def _plan_detail(plan: PlanVersionSnapshot) -> PlanDetail:
-    return PlanDetail(
-        plan_name=plan.plan_name,
-        plan_id=plan.plan_id,
-        version_id=plan.version_id,
-        version=plan.version,
-    )
+    return PlanDetail.model_validate(plan, from_attributes=True)
 
 
 def _customer_ref(customer: CustomerSnapshot) -> CustomerRef:
@@ -138,12 +133,7 @@ def _line_item(
 
 
 def _seller(organization: Organization) -> Seller:
-    return Seller(
-        name=organization.name,
-        address=organization.address,
-        phone=organization.phone,
-        email=organization.email,
-    )
+    return Seller.model_validate(organization, from_attributes=True)
 
 
 def _covered_days(invoice: InvoiceWorkflowInput, issue_date: datetime) -> tuple[date, date]:

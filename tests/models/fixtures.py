@@ -10,20 +10,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from models import billing
 from models.address import Address
-from models.billing import (
-    Aggregation,
-    AlertSnapshot,
-    ChargeTiming,
-    CustomerSnapshot,
-    FlatCharge,
-    InvoiceState,
-    InvoiceWorkflowInput,
-    MetricSnapshot,
-    PaymentStatus,
-    PlanVersionSnapshot,
-    UsageComponent,
-)
 from models.events import EventType, envelope_body
 from models.invoicing import period_end_lines
 from models.organization import Organization
@@ -42,7 +30,7 @@ ANCHOR = datetime(2024, 1, 31, tzinfo=NEW_YORK)
 SUBSCRIPTION_ID = "sub_5d1f0c7e2b8a4e6f9a3c1b7d0e2f4a6c"
 INVOICE_ID = "invoice_8e2a4c6b1d3f4a5b9c7e0f1a2b3c4d5e"
 
-CUSTOMER = CustomerSnapshot(
+CUSTOMER = billing.CustomerSnapshot(
     customer_id="acme-corp",
     name="Acme Corp",
     email="billing@acme.example",
@@ -54,26 +42,26 @@ CUSTOMER = CustomerSnapshot(
     ),
     shipping_address=Address(line1="1 Dock Rd", city="Newark", state="NJ", country="US"),
 )  # fmt: skip
-API_CALLS = MetricSnapshot(
+API_CALLS = billing.MetricSnapshot(
     metric_id="metric_0a1b2c3d4e5f40718293a4b5c6d7e8f9",
     name="API calls",
     event_name="api_call",
-    aggregation=Aggregation.COUNT,
+    aggregation=billing.Aggregation.COUNT,
 )
-ALERT = AlertSnapshot(
+ALERT = billing.AlertSnapshot(
     alert_id="usg_alert_f0e1d2c3b4a5460798a9bacbdcedfe0f",
     metric_id=API_CALLS.metric_id,
     threshold=Decimal(1000),
 )
-PLAN = PlanVersionSnapshot(
+PLAN = billing.PlanVersionSnapshot(
     plan_id="plan_3c4d5e6f708192a3b4c5d6e7f8091a2b",
     plan_name="Pro",
     version_id="plan_version_9a8b7c6d5e4f40312a1b0c9d8e7f6a5b",
     version=2,
     currency="USD",
     period="monthly",
-    flat_charge=FlatCharge(amount=Decimal("49.99"), timing=ChargeTiming.IN_ADVANCE),
-    components=[UsageComponent(metric=API_CALLS, unit_price=Decimal("0.01"))],
+    flat_charge=billing.FlatCharge(amount=Decimal("49.99"), timing=billing.ChargeTiming.IN_ADVANCE),
+    components=[billing.UsageComponent(metric=API_CALLS, unit_price=Decimal("0.01"))],
     alerts=[ALERT],
 )
 USAGE = Decimal("1234.5")
@@ -94,7 +82,7 @@ ISSUED_AT = datetime(2024, 2, 29, 5, 0, tzinfo=UTC)
 DUE_AT = ISSUED_AT + timedelta(days=30)  # net 30, counted in absolute time as workflows do
 #: The invoice closing period 0, computed by the code a renewal runs: period 0's API calls in
 #: arrears (12.345: rounds half up to 12.35) and period 1's flat fee in advance.
-INVOICE = InvoiceWorkflowInput(
+INVOICE = billing.InvoiceWorkflowInput(
     invoice_id=INVOICE_ID,
     subscription_id=SUBSCRIPTION_ID,
     customer=CUSTOMER,
@@ -112,7 +100,7 @@ PAYMENT = {
 TRIGGERED_AT = datetime(2024, 2, 10, 14, 2, 11, 532000, tzinfo=UTC)
 
 
-def invoice_state(status: PaymentStatus, **changes: Any) -> InvoiceState:
+def invoice_state(status: billing.PaymentStatus, **changes: Any) -> billing.InvoiceState:
     """The state of the fixed invoice with ``status`` and any other ``changes``."""
     fields: dict[str, Any] = {
         "invoice_id": INVOICE_ID,
@@ -124,7 +112,7 @@ def invoice_state(status: PaymentStatus, **changes: Any) -> InvoiceState:
         "issue_date": ISSUED_AT,
         "due_date": DUE_AT,
     }
-    return InvoiceState(**(fields | {"payment_status": status} | changes))
+    return billing.InvoiceState(**(fields | {"payment_status": status} | changes))
 
 
 def subscription(period: tuple[datetime, datetime, datetime], **flags: bool) -> dict[str, Any]:
@@ -166,11 +154,13 @@ def payload(event_type: EventType) -> dict[str, Any]:
         case EventType.SUBSCRIPTION_CANCELLED:  # ended at the end of period 1, fully billed
             return subscription(PERIOD_1, is_new=False, auto_renew=False, fully_billed=True)
         case EventType.INVOICE_CREATED:
-            return invoice_payload(INVOICE, invoice_state(PaymentStatus.UNPAID))
+            return invoice_payload(INVOICE, invoice_state(billing.PaymentStatus.UNPAID))
         case EventType.INVOICE_PAID:
-            return invoice_payload(INVOICE, invoice_state(PaymentStatus.PAID, **PAYMENT))
+            return invoice_payload(INVOICE, invoice_state(billing.PaymentStatus.PAID, **PAYMENT))
         case EventType.INVOICE_PAST_DUE:
-            return invoice_payload(INVOICE, invoice_state(PaymentStatus.UNPAID, past_due=True))
+            return invoice_payload(
+                INVOICE, invoice_state(billing.PaymentStatus.UNPAID, past_due=True)
+            )
         case EventType.USAGE_ALERT_TRIGGERED:
             return usage_alert()
 

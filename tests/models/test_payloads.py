@@ -542,11 +542,10 @@ def test_time_triggered_is_utc_with_a_z_whatever_the_customers_timezone() -> Non
 
 
 def test_time_triggered_on_a_whole_second_has_no_fraction() -> None:
-    subscription = fixtures.subscription(fixtures.PERIOD_0, is_new=True)
     moment = datetime(2024, 2, 10, 9, 2, 11, tzinfo=fixtures.NEW_YORK)
 
     payload = usage_alert_payload(
-        subscription=subscription,
+        subscription=fixtures.subscription(fixtures.PERIOD_0, is_new=True),
         plan=fixtures.PLAN,
         alert=fixtures.ALERT,
         metric=fixtures.API_CALLS,

@@ -93,7 +93,7 @@ async def billhook_side(
         now,
     )
     types = [EventType.SUBSCRIPTION_RENEWED.value, EventType.INVOICE_CREATED.value]
-    store.create_endpoint(rx.urls[0], types, now, secret=secret)
+    endpoint, _ = store.create_endpoint(rx.urls[0], types, now, secret=secret)
     queue = new_task_queue("renewals")
     end = ends_at(period)
     anchor = end - period
@@ -104,12 +104,17 @@ async def billhook_side(
         )
         await start_subscription(client, queue, input)
 
-    with worker_process(client, store, queue):
-        await start_all(count, "billhook: subscriptions started", subscribe)
-        # They renew onto the plan's newest version: a monthly one, so one wave is measured.
-        monthly = PlanVersionSpec(flat_amount=Decimal(10), flat_timing=ChargeTiming.IN_ARREARS)
-        catalog.new_plan_version(plan.plan_id, monthly, datetime.now(UTC))
-        return await _measure(rx, end, 2 * count, f"billhook: events at {count} renewals")
+    try:
+        with worker_process(client, store, queue):
+            await start_all(count, "billhook: subscriptions started", subscribe)
+            # They renew onto the plan's newest version: a monthly one, so one wave is measured.
+            monthly = PlanVersionSpec(flat_amount=Decimal(10), flat_timing=ChargeTiming.IN_ARREARS)
+            catalog.new_plan_version(plan.plan_id, monthly, datetime.now(UTC))
+            return await _measure(rx, end, 2 * count, f"billhook: events at {count} renewals")
+    finally:
+        # A second run (--scale) has an endpoint of its own at the same receiver: this one
+        # would receive its events too, every message twice.
+        store.delete_endpoint(endpoint.id)
 
 
 async def bare_side(client: Client, rx: ReceiverProcess, secret: str, count: int) -> float:

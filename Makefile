@@ -78,7 +78,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/idle.py --count 500 --seconds 15
 	$(BIN)/python bench/ingest.py --records 1000 --batches 3 --single 30 --commands 1
 
-## Renewals at 1,000 and at 5,000: the cost per renewal at 5,000 against 1,000 (about 20 min).
+## Renewals at 1,000 and at 5,000: the cost per renewal at 5,000 against 1,000 (about 16 min).
 bench-scale: $(STAMP)
 	$(BIN)/python bench/renewals.py --count 1000 --scale 5000
 

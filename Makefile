@@ -61,7 +61,7 @@ test: $(STAMP) tools
 chaos: $(STAMP)
 	timeout -s INT 600 $(BIN)/python -m tests.chaos.run
 
-## The five benchmarks at their target sizes (about 18 minutes on 2 cores); each prints its
+## The five benchmarks at their target sizes (about 12 minutes on 2 cores); each prints its
 ## ratio or target last and writes bench/results/NAME.json.
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py --events 1000

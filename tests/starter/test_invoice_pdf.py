@@ -24,6 +24,7 @@ from starter.pdf_server import PdfServer
 from store import Store
 from tests.models import fixtures
 from tests.starter.conftest import Cli
+from tests.store.store_testing import plan_event
 
 INVOICE_ID = fixtures.INVOICE_ID
 
@@ -59,16 +60,7 @@ def emit(store: Store, event_type: EventType, status: PaymentStatus, minutes: in
     """Store the fixed invoice's ``event_type`` message, as a dispatcher would."""
     state = fixtures.invoice_state(status, past_due=event_type is EventType.INVOICE_PAST_DUE)
     at = fixtures.ISSUED_AT + timedelta(minutes=minutes)
-    event = invoice_event(event_type, fixtures.INVOICE, state, at)
-    store.plan_deliveries(
-        message_id=event.message_id,
-        event_type=event.event_type.value,
-        business_key=event.business_key,
-        payload=event.payload,
-        created_at=event.created_at,
-        now=at,
-        max_attempts=8,
-    )
+    plan_event(store, invoice_event(event_type, fixtures.INVOICE, state, at), at)
 
 
 def test_the_pdf_shows_what_the_invoice_event_said(tmp_path: Path) -> None:

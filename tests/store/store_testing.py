@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from models.delivery import AttemptTrigger, DeliveryStatus, DisabledReason, ErrorKind
+from models.delivery import AttemptTrigger, DeliveryStatus, DisabledReason, ErrorKind, Event
 from store import Store
 from store.attempts import Claim, Deferred, DueAfterInterrupt, Settled
 from store.outcomes import Finished
@@ -160,6 +160,20 @@ def plan(
         max_attempts=MAX_SCHEDULED,
     )
     return planned.endpoint_ids
+
+
+def plan_event(store: Store, event: Event, now: datetime) -> str:
+    """Store ``event``'s message with its deliveries planned, as a dispatcher's batch would."""
+    store.plan_deliveries(
+        message_id=event.message_id,
+        event_type=event.event_type.value,
+        business_key=event.business_key,
+        payload=event.payload,
+        created_at=event.created_at,
+        now=now,
+        max_attempts=MAX_SCHEDULED,
+    )
+    return event.message_id
 
 
 def foreign_keys(store: Store, tables: Iterable[str]) -> set[tuple[str, tuple[str, ...], str, Any]]:

@@ -27,6 +27,7 @@ from store_testing import (
     claimed,
     finish,
     outcome,
+    plan_event,
     record_attempt,
     redact,
 )
@@ -70,17 +71,7 @@ def _accept(store: Store, batch_id: str, *events: Event, at: datetime = T0) -> A
 
 def _message(store: Store, key: str = "invoice_1") -> str:
     """Store an event's message with its deliveries planned (their first attempts left to do)."""
-    event = _event(key)
-    store.plan_deliveries(
-        message_id=event.message_id,
-        event_type=event.event_type.value,
-        business_key=event.business_key,
-        payload=event.payload,
-        created_at=event.created_at,
-        now=T0,
-        max_attempts=8,
-    )
-    return event.message_id
+    return plan_event(store, _event(key), T0)
 
 
 def _log(store: Store, message_id: str) -> list[tuple[int, AttemptTrigger, AttemptState]]:

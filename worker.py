@@ -37,6 +37,7 @@ from activities.delivery import DeliveryActivities
 from activities.engine import EngineActivities
 from activities.lifecycle import LifecycleActivities
 from activities.metrics import DeliveryMetrics, prometheus_config
+from client.ids import dispatch_task_queue
 from client.publisher import Publisher
 from client.starts import start_invoice
 from config import Settings, get_settings
@@ -127,8 +128,15 @@ def build_worker(
     http: httpx.AsyncClient,
     executor: ThreadPoolExecutor,
     extra_workflows: Sequence[type] = (),
-) -> Worker:
-    """The worker for ``settings.task_queue``: used by ``main`` and by the tests alike.
+) -> Workers:
+    """The workers of one process: used by ``main`` and by the tests alike.
+
+    Two Temporal workers on one client: one for ``settings.task_queue`` (the lifecycle
+    workflows, retries, every activity) and one for its dispatch queue
+    (``client.ids.dispatch_task_queue``: the few long-lived ``DispatchWorkflow`` runs and their
+    batch activity). Apart, the dispatchers keep their own cache and task slots: a burst of
+    thousands of renewals neither queues their workflow tasks behind its own nor evicts them
+    from the cache, where each eviction made the next task replay a history of megabytes.
 
     billhook's metrics go to the client's runtime, the one exporting Temporal's own: they are
     served on the same port, and cost nothing when that runtime exports no metrics.
@@ -142,18 +150,55 @@ def build_worker(
     engine = EngineActivities(publisher.publish, start)
     catalog = Catalog(store.engine)
     lifecycle = LifecycleActivities(catalog, publisher.publish, start, settings.organization())
-    return Worker(
+    runner = workflow_runner(settings)
+    shutdown = graceful_shutdown_timeout(settings)
+    main = Worker(
         client,
         task_queue=settings.task_queue,
+        # DispatchWorkflow too: a dispatcher started before 0.6 runs here until it continues
+        # as new onto the dispatch queue.
         workflows=[*WORKFLOWS, *extra_workflows],
         activities=activities_of(delivery, BillingActivities(catalog), engine, lifecycle),
         activity_executor=executor,
         max_cached_workflows=settings.workflow_cache,
         max_concurrent_workflow_tasks=settings.workflow_task_slots,
         max_concurrent_local_activities=settings.workflow_task_slots,
-        workflow_runner=workflow_runner(settings),
-        graceful_shutdown_timeout=graceful_shutdown_timeout(settings),
+        workflow_runner=runner,
+        graceful_shutdown_timeout=shutdown,
     )
+    dispatch = Worker(
+        client,
+        task_queue=dispatch_task_queue(settings.task_queue),
+        workflows=[DispatchWorkflow],
+        activities=[delivery.deliver_batch],
+        # Every dispatcher stays cached: one per shard, and a margin for runs being replaced.
+        max_cached_workflows=2 * settings.delivery_shards + 2,
+        max_concurrent_workflow_tasks=settings.delivery_shards + 1,
+        workflow_runner=runner,
+        graceful_shutdown_timeout=shutdown,
+    )
+    return Workers(main, dispatch)
+
+
+class Workers:
+    """Temporal workers run together: ``async with`` starts them all and stops them all.
+
+    Stopping asks every worker at once, so attempts in flight on each finish within one grace
+    period (``graceful_shutdown_timeout``), not one after the other.
+    """
+
+    def __init__(self, *workers: Worker) -> None:
+        self.workers = workers
+
+    async def __aenter__(self) -> Workers:
+        async with contextlib.AsyncExitStack() as started:
+            for worker in self.workers:
+                await started.enter_async_context(worker)
+            started.pop_all()  # every worker runs: ``__aexit__`` stops them
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await asyncio.gather(*(worker.__aexit__(*exc_info) for worker in self.workers))
 
 
 def workflow_runner(settings: Settings) -> WorkflowRunner:

@@ -26,6 +26,16 @@ def invoice_workflow_id(invoice_id: str) -> str:
     return f"invoice-{invoice_id}"
 
 
+def dispatch_task_queue(task_queue: str) -> str:
+    """``<queue>-dispatch``: where the dispatchers of ``task_queue`` run (since 0.6).
+
+    Each worker process serves it beside ``task_queue`` with a worker of its own, so the few
+    long-lived dispatchers never wait behind, nor are evicted from the cache by, a burst of
+    lifecycle runs (see ``worker.build_worker``).
+    """
+    return f"{task_queue}-dispatch"
+
+
 def dispatcher_workflow_id(task_queue: str, shard: int) -> str:
     """``dispatch-<queue>-<shard>``: one dispatcher per task queue and shard, running for good."""
     return f"dispatch-{task_queue}-{shard}"

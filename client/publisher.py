@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
-from client.ids import dispatcher_workflow_id
+from client.ids import dispatch_task_queue, dispatcher_workflow_id
 from models.delivery import DispatchInput, Event, PublishInput, shard_of
 from workflows.dispatch import DispatchWorkflow
 
@@ -50,7 +50,7 @@ class Publisher:
             DispatchWorkflow.run,
             DispatchInput(task_queue=self.task_queue, shard=shard),
             id=dispatcher_workflow_id(self.task_queue, shard),
-            task_queue=self.task_queue,
+            task_queue=dispatch_task_queue(self.task_queue),
             start_signal="publish",
             start_signal_args=[PublishInput(events=events)],
         )

@@ -27,7 +27,6 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from client.ids import dispatcher_workflow_id, retry_workflow_id
 from client.publisher import Publisher
@@ -37,7 +36,7 @@ from models.delivery import DeliveryStatus, Event, shard_of
 from models.search import ALL_KEYS
 from store import Store
 from tests.receiver import Receiver, serve
-from worker import build_worker, http_client
+from worker import Workers, build_worker, http_client
 
 BIN = Path(sys.executable).parent
 LOOPBACK = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
@@ -147,7 +146,7 @@ def settings(store: Store) -> Settings:
 class RunWorker(Protocol):
     def __call__(
         self, client: Client, settings: Settings, extra_workflows: Sequence[type] = ()
-    ) -> AbstractAsyncContextManager[Worker]: ...
+    ) -> AbstractAsyncContextManager[Workers]: ...
 
 
 @pytest.fixture
@@ -157,7 +156,7 @@ def run_worker(store: Store) -> RunWorker:
     @asynccontextmanager
     async def running(
         client: Client, settings: Settings, extra_workflows: Sequence[type] = ()
-    ) -> AsyncIterator[Worker]:
+    ) -> AsyncIterator[Workers]:
         async with http_client() as http:
             with ThreadPoolExecutor(max_workers=8) as executor:
                 worker = build_worker(client, settings, store, http, executor, extra_workflows)

@@ -11,7 +11,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
-    from client.ids import retry_workflow_id
+    from client.ids import dispatch_task_queue, retry_workflow_id
     from models.delivery import (
         DeliverBatchInput,
         DispatchInput,
@@ -51,10 +51,15 @@ class DispatchWorkflow:
     each delivery whose first attempt failed goes on to a ``RetryWorkflow`` of its own. The
     run continues as new when Temporal suggests it and the backlog is small, carrying the
     events not yet sent.
+
+    It runs on the dispatch task queue of ``input.task_queue`` (``dispatch_task_queue``), its
+    retries on ``input.task_queue`` itself. A dispatcher started before 0.6 on the main queue
+    moves to the dispatch queue when it continues as new.
     """
 
     @workflow.init
     def __init__(self, input: DispatchInput) -> None:
+        self.task_queue = input.task_queue
         self.pending: list[Event] = list(input.pending)
         self.queued = {event.message_id for event in self.pending}
         self.batches = input.batches
@@ -88,7 +93,8 @@ class DispatchWorkflow:
                 if self.in_flight == 0 and len(self.pending) <= CARRIED_AT_MOST:
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(
-                        input.model_copy(update={"pending": self.pending, "batches": self.batches})
+                        input.model_copy(update={"pending": self.pending, "batches": self.batches}),
+                        task_queue=dispatch_task_queue(self.task_queue),
                     )
                 if not self.pending or self.in_flight >= BATCHES_IN_FLIGHT:
                     continue
@@ -126,6 +132,7 @@ class DispatchWorkflow:
                 RetryWorkflow.run,
                 retry,
                 id=retry_workflow_id(retry.message_id, retry.endpoint_id),
+                task_queue=self.task_queue,
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=delivery_attributes(

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType as HistoryEventType
 from temporalio.client import Client
 
+from client.ids import dispatch_task_queue
 from models.delivery import AttemptState, DeliveryStatus, PublishInput
 from store.tables import Attempt, Delivery, Message
 from tests.chaos.receiver import OK, payload_digest
@@ -48,7 +49,7 @@ class Findings:
 async def emitted_messages(client: Client, task_queue: str) -> dict[str, str]:
     """Every message signalled to the queue's dispatchers, all runs: id -> event type."""
     emitted: dict[str, str] = {}
-    query = f'WorkflowType="DispatchWorkflow" AND TaskQueue="{task_queue}"'
+    query = f'WorkflowType="DispatchWorkflow" AND TaskQueue="{dispatch_task_queue(task_queue)}"'
     async for run in client.list_workflows(query):
         handle = client.get_workflow_handle(run.id, run_id=run.run_id)
         async for event in handle.fetch_history_events():

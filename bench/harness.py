@@ -209,6 +209,17 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def dev_server_pid() -> int:
+    """The pid of the dev server this process started (``dev_server``)."""
+    for pid in descendants(os.getpid()):
+        try:
+            if Path(f"/proc/{pid}/exe").resolve().name == "temporal":
+                return pid
+        except OSError:
+            continue
+    raise SystemExit("error: the dev server's process was not found")
+
+
 def rss_bytes(pid: int, children: bool = False) -> int:
     """Resident memory of ``pid`` (``VmRSS``), plus its live descendants' when ``children``.
 
@@ -256,6 +267,7 @@ __all__ = [
     "cpu_seconds",
     "descendants",
     "dev_server",
+    "dev_server_pid",
     "direct_posts",
     "progress",
     "rss_bytes",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from harness import cpu_seconds, descendants, dev_server, progress, rss_bytes, write_results
+from harness import cpu_seconds, dev_server, dev_server_pid, progress, rss_bytes, write_results
 from pipeline import new_task_queue, open_store, worker_process
 from receiver_process import ReceiverProcess
 
@@ -49,7 +48,7 @@ async def run(rx: ReceiverProcess, count: int, seconds: float) -> dict[str, floa
         store.create_endpoint(rx.urls[0], [EventType.SUBSCRIPTION_CREATED.value], now)
         print("starting Temporal dev server and a worker ...", file=sys.stderr, flush=True)
         async with dev_server(Path(tmp)) as env:
-            server = _dev_server_pid()
+            server = dev_server_pid()
             queue = new_task_queue("idle")
             with worker_process(env.client, store, queue) as worker:
                 limit = asyncio.Semaphore(STARTERS)
@@ -76,16 +75,6 @@ async def run(rx: ReceiverProcess, count: int, seconds: float) -> dict[str, floa
                 setup = time.perf_counter() - setup
                 await asyncio.sleep(5)  # let the last workflow tasks and batches finish
                 return _measure(server, worker, seconds) | {"setup_seconds": setup}
-
-
-def _dev_server_pid() -> int:
-    for pid in descendants(os.getpid()):
-        try:
-            if Path(f"/proc/{pid}/exe").resolve().name == "temporal":
-                return pid
-        except OSError:
-            continue
-    raise SystemExit("error: the dev server's process was not found")
 
 
 def _measure(server: int, worker: int, seconds: float) -> dict[str, float]:

@@ -11,24 +11,29 @@ secret. Beside it, in the same run and on the same dev server, the bare-engine p
 (``bench/bare.py``: timer, child workflow, one signed POST activity, continue-as-new) for the
 same count. Prints renewals per second of both and their ratio (target >= 1.0). With
 ``--scale M`` it runs billhook's side again with M subscriptions and prints the cost per
-renewal at M against N (target within 1.2x). Writes bench/results/renewals.json.
+renewal at M against N (target within 1.2x). Also prints, for each side, the CPU time the
+dev server and the worker spent per renewal in the measured window: a figure that machine
+noise moves far less than a rate. Writes bench/results/renewals.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import sqlalchemy as sa
 from bare import BareActivities, BareInput, BareRenewalWorkflow, BareSubscriptionWorkflow
-from harness import dev_server, progress, write_results
+from harness import cpu_seconds, dev_server, dev_server_pid, progress, write_results
 from pipeline import new_task_queue, open_store, worker_process
 from receiver_process import ReceiverProcess
 from temporalio.client import Client
@@ -40,6 +45,7 @@ from models.events import EventType
 from models.signing import generate_secret
 from store import Store
 from store.catalog import Catalog, PlanVersionSpec
+from store.tables import Message
 from worker import http_client
 
 #: Subscriptions started at once while setting up.
@@ -73,10 +79,38 @@ def ends_at(period: timedelta) -> datetime:
     return (datetime.now(UTC) + period).replace(microsecond=0)
 
 
+@dataclass
+class Burst:
+    """One side's burst: seconds from the period end until the last event was received, and
+    the CPU seconds the dev server and the worker spent in that window."""
+
+    seconds: float
+    server_cpu: float
+    worker_cpu: float
+    #: Dispatcher batches that delivered the events (billhook's side only).
+    batches: int = 0
+
+    def figures(self, side: str, count: int) -> dict[str, float]:
+        return {
+            f"{side}_renewals_per_second": round(count / self.seconds, 1),
+            f"{side}_server_cpu_ms_per_renewal": round(1000 * self.server_cpu / count, 2),
+            f"{side}_worker_cpu_ms_per_renewal": round(1000 * self.worker_cpu / count, 2),
+        }
+
+
+def batches_since(store: Store, since: datetime) -> int:
+    """Dispatcher batches that accepted the messages created since ``since``."""
+    query = sa.select(sa.func.count(sa.distinct(Message.accepted_by))).where(
+        Message.created_at >= since  # type: ignore[arg-type]
+    )
+    with store.engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
 async def billhook_side(
     client: Client, store: Store, rx: ReceiverProcess, secret: str, count: int
-) -> float:
-    """Seconds from the shared period end until every renewal's two events were received."""
+) -> Burst:
+    """From the shared period end until every renewal's two events were received."""
     catalog = Catalog(store.engine)
     now = datetime.now(UTC)
     customer = catalog.create_customer(
@@ -105,19 +139,22 @@ async def billhook_side(
         await start_subscription(client, queue, input)
 
     try:
-        with worker_process(client, store, queue):
+        with worker_process(client, store, queue) as worker:
             await start_all(count, "billhook: subscriptions started", subscribe)
             # They renew onto the plan's newest version: a monthly one, so one wave is measured.
             monthly = PlanVersionSpec(flat_amount=Decimal(10), flat_timing=ChargeTiming.IN_ARREARS)
             catalog.new_plan_version(plan.plan_id, monthly, datetime.now(UTC))
-            return await _measure(rx, end, 2 * count, f"billhook: events at {count} renewals")
+            label = f"billhook: events at {count} renewals"
+            burst = await _measure(rx, end, 2 * count, label, worker)
+            burst.batches = batches_since(store, end)
+            return burst
     finally:
         # A second run (--scale) has an endpoint of its own at the same receiver: this one
         # would receive its events too, every message twice.
         store.delete_endpoint(endpoint.id)
 
 
-async def bare_side(client: Client, rx: ReceiverProcess, secret: str, count: int) -> float:
+async def bare_side(client: Client, rx: ReceiverProcess, secret: str, count: int) -> Burst:
     """The same burst in the bare-engine pattern (one POST per renewal)."""
     queue = new_task_queue("bare")
     period = period_for(count)
@@ -142,10 +179,14 @@ async def bare_side(client: Client, rx: ReceiverProcess, secret: str, count: int
             )
             async with worker:
                 await start_all(count, "bare: subscriptions started", subscribe)
-                return await _measure(rx, end, count, f"bare: POSTs at {count} renewals")
+                # Its worker is this process's (which otherwise only waits for the receiver).
+                label = f"bare: POSTs at {count} renewals"
+                return await _measure(rx, end, count, label, os.getpid())
 
 
-async def _measure(rx: ReceiverProcess, end: datetime, expected: int, label: str) -> float:
+async def _measure(
+    rx: ReceiverProcess, end: datetime, expected: int, label: str, worker: int
+) -> Burst:
     if datetime.now(UTC) >= end - timedelta(seconds=2):
         raise SystemExit("error: setting up took past the period end; raise period_for()")
     print(
@@ -156,6 +197,8 @@ async def _measure(rx: ReceiverProcess, end: datetime, expected: int, label: str
     )
     rx.reset()
     await asyncio.sleep((end - datetime.now(UTC)).total_seconds())
+    server = dev_server_pid()
+    cpu = cpu_seconds(server, children=True), cpu_seconds(worker)
     # Generous: a slow run should print its figure, not time out.
     within = 120 + expected * 0.5
     await asyncio.to_thread(rx.wait_for, expected, within, lambda n: progress(label, n, expected))
@@ -163,7 +206,11 @@ async def _measure(rx: ReceiverProcess, end: datetime, expected: int, label: str
     stats = rx.stats()
     if stats["verified"] != expected or stats["unique"] != expected:
         raise SystemExit(f"error: {label}: {stats}")
-    return max(float(r["received_at"]) for r in records) - end.timestamp()
+    return Burst(
+        seconds=max(float(r["received_at"]) for r in records) - end.timestamp(),
+        server_cpu=cpu_seconds(server, children=True) - cpu[0],
+        worker_cpu=cpu_seconds(worker) - cpu[1],
+    )
 
 
 async def main() -> None:
@@ -183,24 +230,29 @@ async def main() -> None:
             bare = await bare_side(env.client, rx, secret, args.count)
             ours = await billhook_side(env.client, store, rx, secret, args.count)
             scaled = (
-                await billhook_side(env.client, store, rx, secret, args.scale) if args.scale else 0
+                await billhook_side(env.client, store, rx, secret, args.scale)
+                if args.scale
+                else None
             )
-    figures.update(
-        billhook_renewals_per_second=round(args.count / ours, 1),
-        bare_renewals_per_second=round(args.count / bare, 1),
-        ratio=round(bare / ours, 3),
-    )
+    figures |= ours.figures("billhook", args.count) | bare.figures("bare", args.count)
+    figures["billhook_batches"] = ours.batches
+    figures["ratio"] = round(bare.seconds / ours.seconds, 3)
     lines = [
         f"billhook: {figures['billhook_renewals_per_second']} renewals/s ({args.count} at once; "
         "2 verified events each: subscription.renewed, invoice.created)",
+        f"          events delivered in {ours.batches} dispatcher batches",
         f"bare:     {figures['bare_renewals_per_second']} renewals/s "
         "(timer, child workflow, one signed POST, continue-as-new)",
+        f"CPU per renewal: billhook server {figures['billhook_server_cpu_ms_per_renewal']} ms, "
+        f"worker {figures['billhook_worker_cpu_ms_per_renewal']} ms; "
+        f"bare server {figures['bare_server_cpu_ms_per_renewal']} ms, "
+        f"worker {figures['bare_worker_cpu_ms_per_renewal']} ms",
     ]
-    if args.scale:
-        cost = (scaled / args.scale) / (ours / args.count)
+    if scaled is not None:
+        cost = (scaled.seconds / args.scale) / (ours.seconds / args.count)
         figures.update(
             scale=args.scale,
-            scaled_renewals_per_second=round(args.scale / scaled, 1),
+            scaled_renewals_per_second=round(args.scale / scaled.seconds, 1),
             cost_ratio_at_scale=round(cost, 3),
         )
         lines.append(

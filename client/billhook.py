@@ -13,11 +13,11 @@ Inputs and results are pydantic models; every refusal and failure is one of bill
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic
+from typing import TYPE_CHECKING, Generic, Unpack
 
 from client.api_keys import ApiKeys
 from client.catalog import Alerts, Customers, Metrics, Plans
-from client.core import WORKER_WAIT_SECONDS, Async, Core, Loop, M
+from client.core import Async, ClientOptions, Core, Loop, M
 from client.delivery import Attempts, Events, Messages
 from client.endpoints import Endpoints
 from client.ingest import UsageBatches
@@ -88,21 +88,16 @@ class BillhookClient(Groups[Async]):
         self,
         settings: Settings | None = None,
         *,
-        store: Store | None = None,
         temporal: Client | None = None,
-        worker_wait: float = WORKER_WAIT_SECONDS,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.settings = settings or get_settings()
-        self._core = Core(self.settings, store=store, temporal=temporal, worker_wait=worker_wait)
+        self._core = Core(self.settings, temporal=temporal, **options)
         self._add_groups(self._core)
 
     @classmethod
     async def connect(
-        cls,
-        settings: Settings | None = None,
-        *,
-        store: Store | None = None,
-        worker_wait: float = WORKER_WAIT_SECONDS,
+        cls, settings: Settings | None = None, **options: Unpack[ClientOptions]
     ) -> BillhookClient:
         """A client with its store checked and Temporal connected.
 
@@ -111,23 +106,19 @@ class BillhookClient(Groups[Async]):
             StoreNotReady: the database is unreachable or needs ``billhook db upgrade``.
             TemporalError: Temporal does not answer.
         """
-        client = cls(settings, store=store, worker_wait=worker_wait)
+        client = cls(settings, **options)
         await client._core.store()
         await client._core.temporal()
         return client
 
     @classmethod
     def sync(
-        cls,
-        settings: Settings | None = None,
-        *,
-        store: Store | None = None,
-        worker_wait: float = WORKER_WAIT_SECONDS,
+        cls, settings: Settings | None = None, **options: Unpack[ClientOptions]
     ) -> SyncBillhookClient:
         """The same operations as plain blocking calls, on an event loop of their own."""
         from client.sync import SyncBillhookClient
 
-        return SyncBillhookClient(settings, store=store, worker_wait=worker_wait)
+        return SyncBillhookClient(settings, **options)
 
     async def store(self) -> Store:
         """The store, checked to be reachable and migrated."""

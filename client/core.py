@@ -21,7 +21,7 @@ import threading
 import types
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypedDict, TypeVar, overload
 
 from config import Settings
 from models.clock import utcnow
@@ -38,6 +38,13 @@ P = ParamSpec("P")
 
 #: How long a request waits for a worker to answer before saying none seems to be running.
 WORKER_WAIT_SECONDS = 20.0
+
+
+class ClientOptions(TypedDict, total=False):
+    """What either client may be given besides its settings (see ``BillhookClient``'s Args)."""
+
+    store: Store | None
+    worker_wait: float
 
 
 class Core:

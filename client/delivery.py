@@ -21,7 +21,7 @@ from models.events import EventType
 from models.samples import sample_payload
 from store import Store
 from store.store import MessageSummary
-from store.tables import Attempt, Message
+from store.tables import Message
 
 if TYPE_CHECKING:
     from client.temporal import OnProgress
@@ -107,17 +107,7 @@ class Messages(Group[M]):
 class Attempts(Group[M]):
     """The attempt log: every request, recorded before it is sent."""
 
-    @operation
-    async def list(
-        self,
-        message_id: str | None = None,
-        endpoint_id: str | None = None,
-        limit: int = 100,
-    ) -> list[Attempt]:
-        """Attempts newest first, of one message and/or to one endpoint."""
-        return await self._in_store(
-            Store.list_attempts, message_id=message_id, endpoint_id=endpoint_id, limit=limit
-        )
+    list = on_store(Store.list_attempts)
 
 
 class Events(Group[M]):

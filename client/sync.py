@@ -14,10 +14,10 @@ caller that happens to run an event loop itself may call it too)::
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from client.billhook import BillhookClient, Groups
-from client.core import WORKER_WAIT_SECONDS, Blocking, Loop
+from client.core import Blocking, ClientOptions, Loop
 from config import Settings
 from store import Store
 
@@ -34,16 +34,10 @@ class SyncBillhookClient(Groups[Blocking]):
     event loop.
     """
 
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        store: Store | None = None,
-        worker_wait: float = WORKER_WAIT_SECONDS,
-    ) -> None:
+    def __init__(self, settings: Settings | None = None, **options: Unpack[ClientOptions]) -> None:
         self._loop = Loop()
         #: The async client whose groups these are; its event loop is this client's.
-        self.client = BillhookClient(settings, store=store, worker_wait=worker_wait)
+        self.client = BillhookClient(settings, **options)
         self.settings = self.client.settings
         self._add_groups(self.client._core, self._loop)
 

@@ -226,11 +226,7 @@ class Messages(Repository):
             return _deliveries(session, message_id)
 
     def list_attempts(
-        self,
-        *,
-        message_id: str | None = None,
-        endpoint_id: str | None = None,
-        limit: int = 100,
+        self, message_id: str | None = None, endpoint_id: str | None = None, limit: int = 100
     ) -> list[Attempt]:
         """Attempts newest first, of one message and/or to one endpoint when given."""
         query = select(Attempt).order_by(col(Attempt.started_at).desc(), col(Attempt.id).desc())

@@ -71,14 +71,6 @@ class Plans(Repository):
             session.add(Metric(id=metric.metric_id, created_at=now, **row))
         return metric
 
-    def get_metric(self, metric_id: str) -> MetricSnapshot:
-        """The metric ``metric_id``.
-
-        Raises:
-            NotFound: no such metric.
-        """
-        return metric_snapshot(self._get(Metric, metric_id, "metric"))
-
     def list_metrics(self) -> list[MetricSnapshot]:
         """Every metric, oldest first."""
         return [metric_snapshot(row) for row in self._all(oldest_first(Metric))]

@@ -12,9 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.billing import BillingActivities
-    from activities.engine import EngineActivities
     from activities.lifecycle import LifecycleActivities
-    from client.ids import invoice_workflow_id
     from models.billing import (
         AlertSnapshot,
         CancelInput,
@@ -40,9 +38,9 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.emit import emit
 from workflows.policies import STORE_RETRY, STORE_TIMEOUT
+from workflows.subscription_legacy import LegacyPaths
 from workflows.versions import (
     ONE_STEP,
-    batched,
     cancel_after_start,
     cancelled_when_ended,
     close_issues_invoice,
@@ -55,7 +53,7 @@ PERIOD_CLOSING = "PeriodClosing"
 
 
 @workflow.defn
-class SubscriptionWorkflow:
+class SubscriptionWorkflow(LegacyPaths):
     """Id ``subscription-<sub id>``. Sleeps until the period ends, takes usage and cancellation
     as updates (validated: a refused one leaves no trace), invoices each period, renews.
 
@@ -167,21 +165,6 @@ class SubscriptionWorkflow:
             retry_policy=STORE_RETRY,
         )
         self.sub.recorded = True
-
-    async def _open(self, input: SubscriptionWorkflowInput) -> None:
-        """Announce the period: its in-advance charge when it is the first, else the renewal."""
-        if input.sequence == 0:
-            await emit(
-                EventType.SUBSCRIPTION_CREATED, self.sub_id, self.announcement, self._search()
-            )
-            if charge := flat_charge(self.sub.plan, ChargeTiming.IN_ADVANCE):
-                bounds = (self.sub.period_start, self.sub.period_end)
-                await self._invoice([flat_line(self.sub.plan, charge, bounds)])
-            return
-        # Lines handed over by a run that closed its period before CLOSE_ISSUES_INVOICE.
-        await self._invoice(input.closing_lines, input.closing_plan)
-        key = f"{self.sub_id}:period:{input.sequence}"
-        await emit(EventType.SUBSCRIPTION_RENEWED, key, self.announcement, self._search())
 
     def _one_step(self) -> bool:
         """Whether this run takes 0.4's steps (``workflows.versions.one_step``).
@@ -319,38 +302,6 @@ class SubscriptionWorkflow:
         )
         return plan, (start, end)
 
-    async def _finish(self) -> SubscriptionState:
-        self.sub.status = SubscriptionStatus.ENDED
-        self._show_attributes()
-        await self._record()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.sub.record()
-
-    async def _invoice(
-        self, lines: list[LineItemData], plan: PlanVersionSnapshot | None = None
-    ) -> None:
-        if not lines:
-            return
-        invoice = self._new_invoice(lines, plan)
-        if batched():
-            # Started by the worker's client, not as a child: the invoice outlives this run
-            # either way, and a start from a local activity costs the history no events.
-            await workflow.execute_local_activity_method(
-                EngineActivities.start_invoice,
-                invoice,
-                start_to_close_timeout=STORE_TIMEOUT,
-                retry_policy=STORE_RETRY,
-            )
-            return
-        # Abandon: the invoice outlives this run, which continue-as-new or an end closes. By
-        # type name: importing workflows.invoice here would load it into every run's sandbox.
-        await workflow.start_child_workflow(
-            "InvoiceWorkflow",
-            invoice,
-            id=invoice_workflow_id(invoice.invoice_id),
-            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-        )
-
     def _new_invoice(
         self, lines: list[LineItemData], plan: PlanVersionSnapshot | None = None
     ) -> InvoiceWorkflowInput:
@@ -395,11 +346,6 @@ class SubscriptionWorkflow:
                 BILLING_STATUS.value_set(self.sub.status.value),
             ]
         )
-
-    async def _record(self) -> None:
-        """Keep the store's listing current (before 0.4; since, each step records itself)."""
-        await store_call(BillingActivities.record_subscription, self.sub.record())
-        self.sub.recorded = True
 
 
 def _payload(

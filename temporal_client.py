@@ -6,6 +6,9 @@ Starting workflows, emitting events, updates and queries are ``client``'s (``Bil
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +21,11 @@ from temporalio.service import TLSConfig
 
 from codec import data_converter
 from config import InvalidSettings, Settings
+
+log = logging.getLogger("billhook.worker")
+
+#: Waits between tries to reach Temporal (or the database) at start: 1 s, doubling, at most 30 s.
+CONNECT_BACKOFF = (1.0, 30.0)
 
 
 @dataclass(frozen=True)
@@ -174,3 +182,30 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         data_converter=data_converter(settings),
         runtime=runtime,
     )
+
+
+async def connect_when_up(
+    settings: Settings, runtime: Runtime | None, stop: asyncio.Event
+) -> Client | None:
+    """Connect to Temporal, retrying with backoff while it does not answer.
+
+    A worker started before its server (a compose file, a reboot) waits for it and starts
+    serving as soon as it answers, logging each failed try. Returns None when ``stop`` is set
+    first.
+    """
+    delay, most = CONNECT_BACKOFF
+    while True:
+        try:
+            return await connect(settings, runtime=runtime)
+        except RuntimeError as exc:  # the SDK's "Failed client connect: ..."
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning(
+                "Temporal at %s does not answer (%s); retrying in %.0f s",
+                resolve_connection(settings).address,
+                reason,
+                delay,
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+            return None
+        delay = min(delay * 2, most)

@@ -46,7 +46,7 @@ from errors import BillhookError, StoreUnreachable
 from models.billing import InvoiceWorkflowInput
 from store import Store
 from store.catalog import Catalog
-from temporal_client import connect, resolve_connection
+from temporal_client import CONNECT_BACKOFF, connect_when_up
 from workflows.customer import CustomerWorkflow
 from workflows.delivery import DeliveryWorkflow
 from workflows.dispatch import DispatchWorkflow
@@ -141,7 +141,8 @@ def build_worker(
     billhook's metrics go to the client's runtime, the one exporting Temporal's own: they are
     served on the same port, and cost nothing when that runtime exports no metrics.
     """
-    delivery = DeliveryActivities(http, store, settings, delivery_metrics(client, settings))
+    metrics = DeliveryMetrics.of(client, settings.task_queue)
+    delivery = DeliveryActivities(http, store, settings, metrics)
     publisher = Publisher(client, settings.task_queue, settings.delivery_shards)
 
     async def start(invoice: InvoiceWorkflowInput) -> None:
@@ -238,15 +239,6 @@ def graceful_shutdown_timeout(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.request_timeout_seconds + 5)
 
 
-def delivery_metrics(client: Client, settings: Settings) -> DeliveryMetrics:
-    """billhook's instruments on the meter of ``client``'s runtime, labelled with the queue."""
-    runtime = client.service_client.config.runtime or Runtime.default()
-    meter = runtime.metric_meter.with_additional_attributes(
-        {"namespace": client.namespace, "task_queue": settings.task_queue}
-    )
-    return DeliveryMetrics(meter)
-
-
 def telemetry_runtime(settings: Settings) -> Runtime | None:
     """The SDK runtime the worker's client uses; None (the SDK's default) when nothing is set.
 
@@ -307,10 +299,6 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             _log_stopped(time.monotonic() - stopping, grace)
 
 
-#: Waits between tries to reach Temporal (or the database) at start: 1 s, doubling, at most 30 s.
-CONNECT_BACKOFF = (1.0, 30.0)
-
-
 async def migrate_when_up(store: Store, stop: asyncio.Event) -> bool:
     """Migrate the store, retrying with backoff while a database server does not answer.
 
@@ -333,33 +321,6 @@ async def migrate_when_up(store: Store, stop: asyncio.Event) -> bool:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)
             return False
-        delay = min(delay * 2, most)
-
-
-async def connect_when_up(
-    settings: Settings, runtime: Runtime | None, stop: asyncio.Event
-) -> Client | None:
-    """Connect to Temporal, retrying with backoff while it does not answer.
-
-    A worker started before its server (a compose file, a reboot) waits for it and starts
-    serving as soon as it answers, logging each failed try. Returns None when ``stop`` is set
-    first.
-    """
-    delay, most = CONNECT_BACKOFF
-    while True:
-        try:
-            return await connect(settings, runtime=runtime)
-        except RuntimeError as exc:  # the SDK's "Failed client connect: ..."
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            log.warning(
-                "Temporal at %s does not answer (%s); retrying in %.0f s",
-                resolve_connection(settings).address,
-                reason,
-                delay,
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-            return None
         delay = min(delay * 2, most)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
+from temporalio.client import Client
 from temporalio.common import MetricMeter
-from temporalio.runtime import PrometheusConfig
+from temporalio.runtime import PrometheusConfig, Runtime
 
 from models.delivery import AttemptTrigger, DisabledReason, ErrorKind
 
@@ -52,6 +53,13 @@ class DeliveryMetrics:
 
     With ``MetricMeter.noop`` (metrics off) every call is a cheap no-op.
     """
+
+    @classmethod
+    def of(cls, client: Client, task_queue: str) -> DeliveryMetrics:
+        """On the meter of ``client``'s runtime, labelled with its namespace and ``task_queue``."""
+        runtime = client.service_client.config.runtime or Runtime.default()
+        attributes = {"namespace": client.namespace, "task_queue": task_queue}
+        return cls(runtime.metric_meter.with_additional_attributes(attributes))
 
     def __init__(self, meter: MetricMeter = MetricMeter.noop) -> None:
         self._deliveries = meter.create_counter(

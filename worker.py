@@ -146,7 +146,7 @@ def build_worker(
     publisher = Publisher(client, settings.task_queue, settings.delivery_shards)
 
     async def start(invoice: InvoiceWorkflowInput) -> None:
-        await start_invoice(client, settings.task_queue, invoice)
+        await start_invoice(client, settings.task_queue, invoice, eager=True)
 
     engine = EngineActivities(publisher.publish, start)
     catalog = Catalog(store.engine)

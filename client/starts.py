@@ -47,8 +47,14 @@ async def _start(
     task_queue: str,
     keys: SearchKeys,
     *pairs: SearchAttributePair[str],
+    eager: bool = False,
 ) -> WorkflowHandle[W, R]:
-    """Start ``run`` once under ``workflow_id`` (never reused), with ``keys`` and ``pairs``."""
+    """Start ``run`` once under ``workflow_id`` (never reused), with ``keys`` and ``pairs``.
+
+    ``eager``: ask the server to hand the first workflow task straight back to this client's
+    worker in the start's answer (Temporal's eager workflow start), saving its trip through
+    the task queue; the server and the SDK fall back to the task queue when they cannot.
+    """
     return await client.start_workflow(
         run,
         arg,
@@ -56,6 +62,7 @@ async def _start(
         task_queue=task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=typed_attributes(keys, *pairs),
+        request_eager_start=eager,
     )
 
 
@@ -110,11 +117,14 @@ async def start_subscription(
     )
 
 
-async def start_invoice(client: Client, task_queue: str, input: InvoiceWorkflowInput) -> None:
+async def start_invoice(
+    client: Client, task_queue: str, input: InvoiceWorkflowInput, *, eager: bool = False
+) -> None:
     """Start an invoice's workflow, id ``invoice-<invoice id>``; a second start does nothing.
 
     An invoice issued already (``input.issued``) starts with its ``BillingStatus`` too, so its
-    workflow has nothing to set before it sleeps until the due date.
+    workflow has nothing to set before it sleeps until the due date. ``eager``: the caller is
+    a worker of ``task_queue`` on ``client``, which takes the first task at once (``_start``).
     """
     issued = input.issued
     status = [SearchAttributePair(BILLING_STATUS, issued.payment_status.value)] if issued else []
@@ -132,6 +142,7 @@ async def start_invoice(client: Client, task_queue: str, input: InvoiceWorkflowI
             task_queue,
             keys,
             *status,
+            eager=eager,
         )
     except WorkflowAlreadyStartedError:
         log.info("invoice %s already started", input.invoice_id)

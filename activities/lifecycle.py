@@ -42,7 +42,7 @@ class LifecycleActivities:
 
     @activity.defn
     async def commit_step(self, step: LifecycleStep) -> InvoiceState | None:
-        """Store the step's record and invoice, start the invoice's workflow, emit the events.
+        """Store the step's record and invoice, emit the events, start the invoice's workflow.
 
         The invoice's workflow starts with the invoice as issued (``InvoiceWorkflowInput.issued``)
         and only waits for its due date and payment; its ``invoice.created`` goes out with the
@@ -63,5 +63,9 @@ class LifecycleActivities:
             return None
         invoice = step.invoice.model_copy(update={"issued": issued})
         events.append(invoice_event(EventType.INVOICE_CREATED, invoice, issued, step.at))
-        await asyncio.gather(self._start_invoice(invoice), self._publish(events))
+        # Announced before its workflow starts: an invoice due at issue (net terms of 0 days)
+        # goes past due in its first workflow task, whose invoice.past_due must not be emitted
+        # before this invoice.created.
+        await self._publish(events)
+        await self._start_invoice(invoice)
         return issued

@@ -121,7 +121,8 @@ class Settings(BaseSettings):
     #: a third of its CPU in a burst of renewals, and billhook's workflows are proven
     #: deterministic by the suite and by replaying recorded histories.
     workflow_sandbox: bool = False
-    #: Dispatchers per task queue (``DispatchWorkflow``); messages spread over them by id.
+    #: Dispatchers per task queue (``DispatchWorkflow``); events spread over them by subscription
+    #: (``models.delivery.shard_of``).
     delivery_shards: int = Field(4, ge=1, le=64)
     disable_after: timedelta = timedelta(days=5)
     secret_grace: timedelta = timedelta(hours=24)

@@ -36,7 +36,7 @@ class Publisher:
         """Emit ``events``; an event already emitted is delivered once all the same."""
         by_shard: dict[int, list[Event]] = {}
         for event in events:
-            by_shard.setdefault(shard_of(event.message_id, self.shards), []).append(event)
+            by_shard.setdefault(shard_of(event, self.shards), []).append(event)
         await asyncio.gather(*(self._lane(s).send(evs) for s, evs in by_shard.items()))
 
     def _lane(self, shard: int) -> _Lane:

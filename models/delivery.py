@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -225,6 +226,17 @@ class ManualDeliveryInput(BaseModel):
     progress: ManualDeliveryProgress = Field(default_factory=ManualDeliveryProgress)
 
 
-def shard_of(message_id: str, shards: int) -> int:
-    """The dispatcher shard a message goes to: spread evenly by its (random-looking) id."""
-    return int(message_id.removeprefix("msg_"), 16) % shards
+def shard_of(event: Event, shards: int) -> int:
+    """The dispatcher shard an event goes to: its subscription's, else its customer's.
+
+    One subscription's events share a dispatcher: a renewal's ``subscription.renewed`` and
+    ``invoice.created`` reach it in one signal and leave in one batch (half the signals and
+    batches of spreading them by message id), queued in the order they were emitted.
+    An event that names neither (an application's own) is spread by its random-looking
+    message id. The hash is stable across processes and releases: every emitter of an event
+    picks the same dispatcher, which drops a second emission while the first is queued.
+    """
+    key = event.search.subscription_id or event.search.customer_id
+    if key is None:
+        return int(event.message_id.removeprefix("msg_"), 16) % shards
+    return zlib.crc32(key.encode()) % shards

@@ -208,11 +208,9 @@ async def settled(store: Store, message_id: str, within: float = 30.0) -> dict[s
             await asyncio.sleep(0.05)
 
 
-def dispatcher_handle(
-    client: Client, settings: Settings, message_id: str
-) -> WorkflowHandle[Any, Any]:
-    """The dispatcher a message went through."""
-    shard = shard_of(message_id, settings.delivery_shards)
+def dispatcher_handle(client: Client, settings: Settings, event: Event) -> WorkflowHandle[Any, Any]:
+    """The dispatcher an event went through."""
+    shard = shard_of(event, settings.delivery_shards)
     return client.get_workflow_handle(dispatcher_workflow_id(settings.task_queue, shard))
 
 

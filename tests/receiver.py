@@ -27,11 +27,19 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: Cleared, requests are recorded as they arrive and answered once it is set again (a
+    #: receiver that holds them, so a test sees what else arrives while they are in flight).
+    gate: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
 
     def answer(self, received: Received) -> int:
         with self.lock:
             self.requests.append(received)
-            return self.statuses.pop(0) if self.statuses else self.default
+            status = self.statuses.pop(0) if self.statuses else self.default
+        self.gate.wait(timeout=60)
+        return status
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:

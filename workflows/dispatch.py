@@ -30,6 +30,13 @@ BATCH_SIZE = 200
 CARRIED_AT_MOST = BATCH_SIZE
 #: Batch activities in flight at once per dispatcher.
 BATCHES_IN_FLIGHT = 4
+#: Events queued behind a batch in flight that start another one beside it (0.6). Fewer make
+#: the next batch wait for the one in flight, and go together then: a steady flow of events
+#: (a burst of renewals) is taken in a few large batches instead of many of one or two, each
+#: a store transaction and an activity; an idle dispatcher sends an event at once.
+FILL = 50
+#: A dispatcher fills its batches (``FILL``) since 0.6; one started before replays without.
+FILL_BATCHES = "billhook-0.6-fill-batches"
 #: A batch's requests run concurrently, each bounded by the request timeout (15 s), queued per
 #: endpoint behind its concurrency limit; heartbeats, not this, detect a dead worker.
 BATCH_TIMEOUT = timedelta(minutes=30)
@@ -47,8 +54,9 @@ class DispatchWorkflow:
 
     Emitters signal-with-start it (``client.publisher.Publisher``), so an event is durable in
     its history as soon as the signal is accepted. Events are taken in batches of up to
-    ``BATCH_SIZE``, a few batches in flight; a batch activity makes every first attempt, and
-    each delivery whose first attempt failed goes on to a ``RetryWorkflow`` of its own. The
+    ``BATCH_SIZE``: at once when no batch is in flight, else when one is done or ``FILL``
+    events wait (``BATCHES_IN_FLIGHT`` at most). A batch activity makes every first attempt,
+    and each delivery whose first attempt failed goes on to a ``RetryWorkflow`` of its own. The
     run continues as new when Temporal suggests it and the backlog is small, carrying the
     events not yet sent.
 
@@ -64,6 +72,7 @@ class DispatchWorkflow:
         self.queued = {event.message_id for event in self.pending}
         self.batches = input.batches
         self.in_flight = 0
+        self.fills = False
 
     @workflow.signal
     def publish(self, input: PublishInput) -> None:
@@ -76,13 +85,9 @@ class DispatchWorkflow:
     @workflow.run
     async def run(self, input: DispatchInput) -> None:
         running: set[asyncio.Task[None]] = set()
+        self.fills = workflow.patched(FILL_BATCHES)
         while True:
-            await workflow.wait_condition(
-                lambda: (
-                    bool(self.pending and self.in_flight < BATCHES_IN_FLIGHT)
-                    or self._should_continue()
-                )
-            )
+            await workflow.wait_condition(lambda: self._batch_due() or self._should_continue())
             if self._should_continue():
                 # No new batch while the ones in flight finish: their retries must start in
                 # this run. Should the backlog outgrow what a new run's input may carry,
@@ -96,7 +101,7 @@ class DispatchWorkflow:
                         input.model_copy(update={"pending": self.pending, "batches": self.batches}),
                         task_queue=dispatch_task_queue(self.task_queue),
                     )
-                if not self.pending or self.in_flight >= BATCHES_IN_FLIGHT:
+                if not self._batch_due():
                     continue
             batch, self.pending = self.pending[:BATCH_SIZE], self.pending[BATCH_SIZE:]
             self.queued.difference_update(event.message_id for event in batch)
@@ -107,6 +112,12 @@ class DispatchWorkflow:
             task = asyncio.create_task(self._deliver(batch, batch_id))
             running.add(task)
             task.add_done_callback(running.discard)
+
+    def _batch_due(self) -> bool:
+        """Whether to start a batch now: none is in flight, or enough wait beside those that are."""
+        if not self.pending or self.in_flight >= BATCHES_IN_FLIGHT:
+            return False
+        return self.in_flight == 0 or len(self.pending) >= FILL or not self.fills
 
     def _should_continue(self) -> bool:
         # Not with a large backlog: the new run's input carries it, within a payload's limit.

@@ -305,7 +305,7 @@ async def crash_and_recover(
         pytest.fail(f"not settled within {SETTLE_TIMEOUT} s\n{crash.context()}")
     crash.histories = "".join(
         [
-            await history(dispatcher_handle(env.client, settings, event.message_id)),
+            await history(dispatcher_handle(env.client, settings, event)),
             await history(retry_handle(env.client, event.message_id, endpoint.id)),
         ]
     )

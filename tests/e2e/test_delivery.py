@@ -71,7 +71,7 @@ async def test_fails_twice_then_succeeds_with_attempts_1_2_3(
         retries = retry_handle(dev_env.client, event.message_id, endpoint.id)
         assert await retries.result() == DeliveryStatus.SUCCEEDED
         await record_history(retries, "retry-two-failures-then-success")
-        dispatcher = dispatcher_handle(dev_env.client, settings, event.message_id)
+        dispatcher = dispatcher_handle(dev_env.client, settings, event)
         await record_history(dispatcher, "dispatch-first-attempt-then-retries")
 
     assert statuses == {endpoint.id: DeliveryStatus.SUCCEEDED}

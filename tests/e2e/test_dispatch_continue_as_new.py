@@ -67,7 +67,7 @@ async def test_events_keep_flowing_across_continue_as_new(
         runs = [
             run
             async for run in client.list_workflows(
-                f'WorkflowId="{dispatcher_handle(client, one_shard, events[0].message_id).id}"'
+                f'WorkflowId="{dispatcher_handle(client, one_shard, events[0]).id}"'
             )
         ]
 

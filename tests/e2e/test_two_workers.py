@@ -98,7 +98,7 @@ async def test_two_workers_deliver_a_burst_with_consistent_attempt_records(
         # One at a time, as independent emitters would: the batches spread over both workers.
         await asyncio.gather(*(emit_events(dev_env.client, settings, e) for e in events))
         results = await asyncio.gather(*(settled(store, e.message_id, 120) for e in events))
-        dispatchers = {dispatcher_handle(dev_env.client, settings, e.message_id).id for e in events}
+        dispatchers = {dispatcher_handle(dev_env.client, settings, e).id for e in events}
         retried = [
             retry_handle(dev_env.client, d.message_id, d.endpoint_id)
             for e in events

@@ -127,7 +127,7 @@ async def test_sigterm_lets_the_attempt_in_flight_finish_and_record_itself(
         later.message_id,
     ]
     assert_logged_in_order(
-        text, event.message_id, dispatcher_handle(dev_env.client, settings, event.message_id).id
+        text, event.message_id, dispatcher_handle(dev_env.client, settings, event).id
     )
     assert secret.removeprefix("whsec_") not in text and PASSWORD not in text
 

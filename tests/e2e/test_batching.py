@@ -1,0 +1,104 @@
+"""How a dispatcher batches: events that arrive behind a batch in flight wait and go together,
+unless enough of them wait to fill a batch of their own; one subscription's events together."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from temporalio.testing import WorkflowEnvironment
+
+from config import Settings
+from models.delivery import DeliveryStatus, Event, SearchKeys
+from models.events import EventType
+from store import Store
+from store.tables import Message
+from tests.conftest import RunWorker, emit_events, settled
+from tests.receiver import Receiver
+from workflows.dispatch import FILL
+
+#: Every event of these tests concerns one subscription: one dispatcher takes them all.
+KEYS = SearchKeys(customer_id="cus_batching", subscription_id="sub_batching")
+
+
+def invoice(n: int) -> Event:
+    key = f"invoice_{uuid.uuid4().hex}"
+    return Event.for_event(EventType.INVOICE_CREATED, key, {"n": n}, datetime.now(UTC), KEYS)
+
+
+def batches(store: Store, events: list[Event]) -> list[str]:
+    """The batch that took each event, in the events' order."""
+    ids = [event.message_id for event in events]
+    query = sa.select(Message.id, Message.accepted_by).where(
+        sa.column("id").in_(ids)  # type: ignore[arg-type]
+    )
+    with store.engine.connect() as connection:
+        taken = {row.id: row.accepted_by for row in connection.execute(query)}
+    return [str(taken[i]) for i in ids]
+
+
+async def until(condition: Callable[[], bool], within: float = 30.0) -> None:
+    """Return once ``condition()`` holds (polled: the receiver runs in its own threads)."""
+    for _ in range(int(within / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not within {within} s")
+
+
+def received(receiver: Receiver) -> list[int]:
+    return [json.loads(r.body)["properties"]["payload"]["n"] for r in receiver.requests]
+
+
+async def test_events_behind_a_batch_in_flight_wait_and_go_in_one_batch(
+    dev_env: WorkflowEnvironment,
+    store: Store,
+    settings: Settings,
+    run_worker: RunWorker,
+    receiver: Receiver,
+) -> None:
+    store.create_endpoint(receiver.url, ["invoice.created"], datetime.now(UTC))
+    events = [invoice(n) for n in range(6)]
+    receiver.gate.clear()
+    async with run_worker(dev_env.client, settings):
+        await emit_events(dev_env.client, settings, events[0])
+        await until(lambda: received(receiver) == [0])  # its batch is in flight, held
+        for event in events[1:]:  # one signal each, as separate emitters send them
+            await emit_events(dev_env.client, settings, event)
+        await asyncio.sleep(1.0)
+        assert received(receiver) == [0]  # no batch started beside the one in flight
+        receiver.gate.set()
+        outcomes = await asyncio.gather(*(settled(store, e.message_id) for e in events))
+
+    assert all(set(o.values()) == {DeliveryStatus.SUCCEEDED} for o in outcomes)
+    assert sorted(received(receiver)) == list(range(6))
+    first, *rest = batches(store, events)
+    assert len(set(rest)) == 1 and first not in rest  # the five went together, after the first
+
+
+async def test_a_full_batch_waiting_starts_beside_the_one_in_flight(
+    dev_env: WorkflowEnvironment,
+    store: Store,
+    settings: Settings,
+    run_worker: RunWorker,
+    receiver: Receiver,
+) -> None:
+    store.create_endpoint(receiver.url, ["invoice.created"], datetime.now(UTC))
+    held, *full = [invoice(n) for n in range(FILL + 1)]
+    receiver.gate.clear()
+    async with run_worker(dev_env.client, settings):
+        await emit_events(dev_env.client, settings, held)
+        await until(lambda: received(receiver) == [0])
+        await emit_events(dev_env.client, settings, *full)  # one signal: FILL events wait
+        # They arrive while the first request is still held: a batch of their own started.
+        await until(lambda: len(receiver.requests) > 1)
+        receiver.gate.set()
+        await asyncio.gather(*(settled(store, e.message_id) for e in [held, *full]))
+
+    assert sorted(received(receiver)) == list(range(FILL + 1))
+    first, *rest = batches(store, [held, *full])
+    assert first not in rest

@@ -35,6 +35,9 @@ BATCHES_IN_FLIGHT = 4
 #: (a burst of renewals) is taken in a few large batches instead of many of one or two, each
 #: a store transaction and an activity; an idle dispatcher sends an event at once.
 FILL = 50
+#: How long events held behind a batch in flight wait for it at most: a request may take the
+#: whole request timeout (15 s), and a slow receiver must not hold the other events back.
+FILL_WAIT = timedelta(seconds=2)
 #: A dispatcher fills its batches (``FILL``) since 0.6; one started before replays without.
 FILL_BATCHES = "billhook-0.6-fill-batches"
 #: A batch's requests run concurrently, each bounded by the request timeout (15 s), queued per
@@ -73,6 +76,8 @@ class DispatchWorkflow:
         self.batches = input.batches
         self.in_flight = 0
         self.fills = False
+        #: Events have waited ``FILL_WAIT`` behind the batches in flight: the next one starts.
+        self.overdue = False
 
     @workflow.signal
     def publish(self, input: PublishInput) -> None:
@@ -87,7 +92,7 @@ class DispatchWorkflow:
         running: set[asyncio.Task[None]] = set()
         self.fills = workflow.patched(FILL_BATCHES)
         while True:
-            await workflow.wait_condition(lambda: self._batch_due() or self._should_continue())
+            await self._until_batch_due()
             if self._should_continue():
                 # No new batch while the ones in flight finish: their retries must start in
                 # this run. Should the backlog outgrow what a new run's input may carry,
@@ -107,17 +112,39 @@ class DispatchWorkflow:
             self.queued.difference_update(event.message_id for event in batch)
             self.batches += 1
             self.in_flight += 1
+            self.overdue = False
             # Unique for good: the first run's id survives continue-as-new.
             batch_id = f"{workflow.info().first_execution_run_id}:{self.batches}"
             task = asyncio.create_task(self._deliver(batch, batch_id))
             running.add(task)
             task.add_done_callback(running.discard)
 
+    async def _until_batch_due(self) -> None:
+        """Wait until a batch is due (``_batch_due``) or continuing as new is.
+
+        Events held behind a batch in flight wait for it ``FILL_WAIT`` at most (one timer, which
+        the batch's end cancels), then go in a batch beside it.
+        """
+
+        def ready() -> bool:
+            return self._batch_due() or self._should_continue()
+
+        await workflow.wait_condition(
+            lambda: ready() or (bool(self.pending) and self.in_flight < BATCHES_IN_FLIGHT)
+        )
+        if ready():
+            return
+        try:
+            await workflow.wait_condition(ready, timeout=FILL_WAIT)
+        except TimeoutError:
+            self.overdue = True  # due now: a batch can start, as one could when held
+
     def _batch_due(self) -> bool:
-        """Whether to start a batch now: none is in flight, or enough wait beside those that are."""
+        """Whether to start a batch now: none is in flight, or enough events wait beside those
+        that are, or they have waited long enough."""
         if not self.pending or self.in_flight >= BATCHES_IN_FLIGHT:
             return False
-        return self.in_flight == 0 or len(self.pending) >= FILL or not self.fills
+        return self.in_flight == 0 or len(self.pending) >= FILL or self.overdue or not self.fills
 
     def _should_continue(self) -> bool:
         # Not with a large backlog: the new run's input carries it, within a payload's limit.

@@ -25,6 +25,9 @@ def test_histories_are_recorded() -> None:
         "invoice-issued-by-its-step-then-paid",
         "invoice-past-due-then-paid",
         "dispatch-first-attempt-then-retries",
+        # 0.6: an event held behind a batch in flight waits FILL_WAIT (a timer), then goes.
+        "dispatch-held-events-wait",
+        "dispatch-held-events-go-with-the-next-batch",  # its timer cancelled
         "retry-two-failures-then-success",
     }
     # Recorded by billhook 0.1, before batched delivery: runs started then must still replay.

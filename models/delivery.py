@@ -233,8 +233,10 @@ def shard_of(event: Event, shards: int) -> int:
     ``invoice.created`` reach it in one signal and leave in one batch (half the signals and
     batches of spreading them by message id), queued in the order they were emitted.
     An event that names neither (an application's own) is spread by its random-looking
-    message id. The hash is stable across processes and releases: every emitter of an event
-    picks the same dispatcher, which drops a second emission while the first is queued.
+    message id. The hash is stable across processes (not Python's salted ``hash``): every
+    emitter of an event picks the same dispatcher, which drops a second emission while the
+    first is queued. Under an earlier rule (by message id, before 0.6) the same event may reach
+    another dispatcher; the store then sends it once all the same.
     """
     key = event.search.subscription_id or event.search.customer_id
     if key is None:

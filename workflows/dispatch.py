@@ -30,15 +30,16 @@ BATCH_SIZE = 200
 CARRIED_AT_MOST = BATCH_SIZE
 #: Batch activities in flight at once per dispatcher.
 BATCHES_IN_FLIGHT = 4
-#: Events queued behind a batch in flight that start another one beside it (0.6). Fewer make
-#: the next batch wait for the one in flight, and go together then: a steady flow of events
+#: Events queued behind a batch in flight that start another one beside it (0.6). Fewer wait
+#: for the one in flight (``FILL_WAIT`` at most) and go together then: a steady flow of events
 #: (a burst of renewals) is taken in a few large batches instead of many of one or two, each
 #: a store transaction and an activity; an idle dispatcher sends an event at once.
 FILL = 50
 #: How long events held behind a batch in flight wait for it at most: a request may take the
 #: whole request timeout (15 s), and a slow receiver must not hold the other events back.
 FILL_WAIT = timedelta(seconds=2)
-#: A dispatcher fills its batches (``FILL``) since 0.6; one started before replays without.
+#: A dispatcher fills its batches (``FILL``, ``FILL_WAIT``) since 0.6; a run started before
+#: replays without.
 FILL_BATCHES = "billhook-0.6-fill-batches"
 #: A batch's requests run concurrently, each bounded by the request timeout (15 s), queued per
 #: endpoint behind its concurrency limit; heartbeats, not this, detect a dead worker.
@@ -57,11 +58,11 @@ class DispatchWorkflow:
 
     Emitters signal-with-start it (``client.publisher.Publisher``), so an event is durable in
     its history as soon as the signal is accepted. Events are taken in batches of up to
-    ``BATCH_SIZE``: at once when no batch is in flight, else when one is done or ``FILL``
-    events wait (``BATCHES_IN_FLIGHT`` at most). A batch activity makes every first attempt,
-    and each delivery whose first attempt failed goes on to a ``RetryWorkflow`` of its own. The
-    run continues as new when Temporal suggests it and the backlog is small, carrying the
-    events not yet sent.
+    ``BATCH_SIZE``: at once when no batch is in flight, else when one is done, ``FILL`` events
+    wait or they have waited ``FILL_WAIT`` (``BATCHES_IN_FLIGHT`` at most). A batch activity
+    makes every first attempt, and each delivery whose first attempt failed goes on to a
+    ``RetryWorkflow`` of its own. The run continues as new when Temporal suggests it and the
+    backlog is small, carrying the events not yet sent.
 
     It runs on the dispatch task queue of ``input.task_queue`` (``dispatch_task_queue``), its
     retries on ``input.task_queue`` itself. A dispatcher started before 0.6 on the main queue
@@ -75,6 +76,7 @@ class DispatchWorkflow:
         self.queued = {event.message_id for event in self.pending}
         self.batches = input.batches
         self.in_flight = 0
+        #: Whether this run fills its batches (``FILL_BATCHES``), asked as it starts.
         self.fills = False
         #: Events have waited ``FILL_WAIT`` behind the batches in flight: the next one starts.
         self.overdue = False

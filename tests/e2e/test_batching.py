@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlmodel import col
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
@@ -34,9 +35,7 @@ def invoice(n: int) -> Event:
 def batches(store: Store, events: list[Event]) -> list[str]:
     """The batch that took each event, in the events' order."""
     ids = [event.message_id for event in events]
-    query = sa.select(Message.id, Message.accepted_by).where(
-        sa.column("id").in_(ids)  # type: ignore[arg-type]
-    )
+    query = sa.select(Message.id, Message.accepted_by).where(col(Message.id).in_(ids))
     with store.engine.connect() as connection:
         taken = {row.id: row.accepted_by for row in connection.execute(query)}
     return [str(taken[i]) for i in ids]

@@ -131,9 +131,7 @@ class DispatchWorkflow:
         def ready() -> bool:
             return self._batch_due() or self._should_continue()
 
-        await workflow.wait_condition(
-            lambda: ready() or (bool(self.pending) and self.in_flight < BATCHES_IN_FLIGHT)
-        )
+        await workflow.wait_condition(lambda: self._can_start() or self._should_continue())
         if ready():
             return
         try:
@@ -144,9 +142,13 @@ class DispatchWorkflow:
     def _batch_due(self) -> bool:
         """Whether to start a batch now: none is in flight, or enough events wait beside those
         that are, or they have waited long enough."""
-        if not self.pending or self.in_flight >= BATCHES_IN_FLIGHT:
+        if not self._can_start():
             return False
         return self.in_flight == 0 or len(self.pending) >= FILL or self.overdue or not self.fills
+
+    def _can_start(self) -> bool:
+        """Whether events wait and a batch slot is free (a batch may be due, or filling)."""
+        return bool(self.pending) and self.in_flight < BATCHES_IN_FLIGHT
 
     def _should_continue(self) -> bool:
         # Not with a large backlog: the new run's input carries it, within a payload's limit.
